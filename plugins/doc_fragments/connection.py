@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright: msp.screenconnect contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The connection options, once: DOCUMENTATION for modules (env_fallback), PLUGINS for plugins (env:)."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+
+    DOCUMENTATION = r'''
+options:
+  server_url:
+    description:
+      - Base URL of the ScreenConnect server, like C(https://acme.screenconnect.com).
+      - If not set, the environment variable E(SCREENCONNECT_SERVER_URL) is used.
+    type: str
+    required: true
+  api:
+    description:
+      - Which API to talk to.
+      - V(rest) is the RESTful API Manager extension (the supported path).
+      - V(session_manager) is the Session Manager JSON-RPC API (C(/Services/PageService.ashx)) with a
+        Bearer API key or OAuth2 client credentials.
+      - If not set, the environment variable E(SCREENCONNECT_API) is used.
+    type: str
+    choices: [rest, session_manager]
+    default: rest
+  api_secret:
+    description:
+      - The RESTful API Manager secret, sent raw in the C(CTRLAuthHeader) header (no C(Basic) prefix).
+      - Required with O(api=rest). If not set, the environment variable E(SCREENCONNECT_API_SECRET) is used.
+    type: str
+  extension_id:
+    description:
+      - Id of the RESTful API Manager extension; the same on every server.
+      - If not set, the environment variable E(SCREENCONNECT_EXTENSION_ID) is used.
+    type: str
+    default: 2d558935-686a-4bd0-9991-07539f5fe749
+  origin:
+    description:
+      - Value of the C(Origin) header; must match the extension's C(RESTfulAllowedOrigin) setting when
+        the administrator filled it in. Defaults to O(server_url).
+      - If not set, the environment variable E(SCREENCONNECT_ORIGIN) is used.
+    type: str
+  api_key:
+    description:
+      - Bearer API key for O(api=session_manager).
+      - If not set, the environment variable E(SCREENCONNECT_API_KEY) is used.
+    type: str
+  oauth_token_url:
+    description:
+      - OAuth2 token endpoint for client credentials with O(api=session_manager).
+      - If not set, the environment variable E(SCREENCONNECT_OAUTH_TOKEN_URL) is used.
+    type: str
+  oauth_client_id:
+    description:
+      - OAuth2 client id. If not set, the environment variable E(SCREENCONNECT_OAUTH_CLIENT_ID) is used.
+    type: str
+  oauth_client_secret:
+    description:
+      - OAuth2 client secret. If not set, the environment variable E(SCREENCONNECT_OAUTH_CLIENT_SECRET) is used.
+    type: str
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate. Only turn this off for a test server.
+      - If not set, the environment variable E(SCREENCONNECT_VALIDATE_CERTS) is used.
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request.
+    type: float
+    default: 30
+  rate_limit:
+    description:
+      - Requests per minute to this server, held across all forks and playbooks of one controller
+        (a small lock file under C(~/.cache/msp.screenconnect)).
+      - If not set, the environment variable E(SCREENCONNECT_RATE_LIMIT) is used.
+    type: float
+    default: 30
+  rate_burst:
+    description:
+      - How many requests may go at once before O(rate_limit) paces them.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How often to retry a request the server did not take (HTTP 429 or 503, honouring C(Retry-After)),
+        or a read that failed with HTTP 500, 502, 504 or a timeout.
+      - Commands, messages, notes, creates and updates are never sent twice after a 500, 502, 504 or
+        timeout, because the server may have carried them out already.
+    type: int
+    default: 5
+requirements:
+  - requests
+notes:
+  - The modules talk to the server from the host they run on. Run them on the controller
+    (C(hosts: localhost) or C(delegate_to: localhost)) so the shared rate limit covers every fork.
+'''
+
+    PLUGINS = r'''
+options:
+  server_url:
+    description:
+      - Base URL of the ScreenConnect server, like C(https://acme.screenconnect.com).
+    type: str
+    required: true
+    env:
+      - name: SCREENCONNECT_SERVER_URL
+  api:
+    description:
+      - V(rest) is the RESTful API Manager extension; V(session_manager) the Session Manager JSON-RPC API.
+    type: str
+    choices: [rest, session_manager]
+    default: rest
+    env:
+      - name: SCREENCONNECT_API
+  api_secret:
+    description:
+      - The RESTful API Manager secret, sent raw in the C(CTRLAuthHeader) header.
+    type: str
+    env:
+      - name: SCREENCONNECT_API_SECRET
+  extension_id:
+    description:
+      - Id of the RESTful API Manager extension.
+    type: str
+    default: 2d558935-686a-4bd0-9991-07539f5fe749
+    env:
+      - name: SCREENCONNECT_EXTENSION_ID
+  origin:
+    description:
+      - Value of the C(Origin) header. Defaults to O(server_url).
+    type: str
+    env:
+      - name: SCREENCONNECT_ORIGIN
+  api_key:
+    description:
+      - Bearer API key for O(api=session_manager).
+    type: str
+    env:
+      - name: SCREENCONNECT_API_KEY
+  oauth_token_url:
+    description:
+      - OAuth2 token endpoint for client credentials with O(api=session_manager).
+    type: str
+    env:
+      - name: SCREENCONNECT_OAUTH_TOKEN_URL
+  oauth_client_id:
+    description:
+      - OAuth2 client id.
+    type: str
+    env:
+      - name: SCREENCONNECT_OAUTH_CLIENT_ID
+  oauth_client_secret:
+    description:
+      - OAuth2 client secret.
+    type: str
+    env:
+      - name: SCREENCONNECT_OAUTH_CLIENT_SECRET
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate.
+    type: bool
+    default: true
+    env:
+      - name: SCREENCONNECT_VALIDATE_CERTS
+  timeout:
+    description:
+      - Seconds to wait for each HTTP request.
+    type: float
+    default: 30
+  rate_limit:
+    description:
+      - Requests per minute to this server, held across all processes of one controller.
+    type: float
+    default: 30
+    env:
+      - name: SCREENCONNECT_RATE_LIMIT
+  rate_burst:
+    description:
+      - How many requests may go at once before O(rate_limit) paces them.
+    type: int
+    default: 30
+  retries:
+    description:
+      - How often to retry a request the server did not take, or a failed read.
+    type: int
+    default: 5
+requirements:
+  - requests
+'''

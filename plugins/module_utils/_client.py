@@ -1,0 +1,443 @@
+# -*- coding: utf-8 -*-
+# Copyright: msp.screenconnect contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one ScreenConnect client used by every module and by the inventory plugin.
+
+Two APIs sit behind one interface:
+- `rest`: the RESTful API Manager extension, POST .../Service.ashx/<Method> with a JSON array of
+  positional arguments and the raw secret in `CTRLAuthHeader`;
+- `session_manager`: the JSON-RPC PageService of the seed, Bearer API key or OAuth2 client
+  credentials.
+Every request passes the shared rate limit; retries depend on whether a request is safe to repeat.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import random
+import re
+import time
+
+try:
+    import requests
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+except ImportError as exc:  # pragma: no cover - reported by the module or plugin
+    requests = None
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR = exc
+
+from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
+from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import SharedRateLimiter
+
+COLLECTION_VERSION = '0.1.0'
+USER_AGENT = 'msp.screenconnect/%s' % COLLECTION_VERSION
+DEFAULT_EXTENSION_ID = '2d558935-686a-4bd0-9991-07539f5fe749'
+APIS = ('rest', 'session_manager')
+SECRET_OPTIONS = ('api_secret', 'api_key', 'oauth_client_secret')
+
+# Every connection option: (name, type, default, environment variable, secret).
+CONNECTION_OPTIONS = (
+    ('server_url', 'str', None, 'SCREENCONNECT_SERVER_URL', False),
+    ('api', 'str', 'rest', 'SCREENCONNECT_API', False),
+    ('api_secret', 'str', None, 'SCREENCONNECT_API_SECRET', True),
+    ('extension_id', 'str', DEFAULT_EXTENSION_ID, 'SCREENCONNECT_EXTENSION_ID', False),
+    ('origin', 'str', None, 'SCREENCONNECT_ORIGIN', False),
+    ('api_key', 'str', None, 'SCREENCONNECT_API_KEY', True),
+    ('oauth_token_url', 'str', None, 'SCREENCONNECT_OAUTH_TOKEN_URL', False),
+    ('oauth_client_id', 'str', None, 'SCREENCONNECT_OAUTH_CLIENT_ID', False),
+    ('oauth_client_secret', 'str', None, 'SCREENCONNECT_OAUTH_CLIENT_SECRET', True),
+    ('validate_certs', 'bool', True, 'SCREENCONNECT_VALIDATE_CERTS', False),
+    ('timeout', 'float', 30, None, False),
+    ('rate_limit', 'float', 30, 'SCREENCONNECT_RATE_LIMIT', False),
+    ('rate_burst', 'int', 30, None, False),
+    ('retries', 'int', 5, None, False),
+)
+
+_RETRY_AFTER_CAP = 300.0
+_BACKOFF_CAP = 30.0
+_TOKEN_REFRESH_MARGIN = 30.0
+
+
+class ScreenConnectError(Exception):
+    """Any failure talking to the server: what was called, what came back, and what to do."""
+
+    def __init__(self, message, status=None, method=None, server_message=None, may_have_run=False):
+        super(ScreenConnectError, self).__init__(message)
+        self.message = message
+        self.status = status
+        self.method = method
+        self.server_message = server_message
+        # True when a write may have reached the server although no answer says so.
+        self.may_have_run = may_have_run
+
+    def to_result(self):
+        return {'msg': self.message, 'status': self.status, 'method': self.method,
+                'server_message': self.server_message, 'may_have_run': self.may_have_run}
+
+
+class ConfigError(ValueError):
+    """Bad connection options, found before any request is sent."""
+
+
+def validate_options(options):
+    """Return the list of problems with the connection options; each names the option and the fix."""
+    problems = []
+    url = options.get('server_url')
+    if not url:
+        problems.append('server_url is required: set server_url (or SCREENCONNECT_SERVER_URL) '
+                        'to your server, like https://acme.screenconnect.com')
+    elif not re.match(r'^https?://[^/\s?#]+(/[^\s?#]*)?$', str(url)):
+        problems.append('server_url %r is not an http(s) URL: use the form https://acme.screenconnect.com' % (url,))
+    api = options.get('api') or 'rest'
+    if api not in APIS:
+        problems.append("api must be 'rest' or 'session_manager', got %r" % (api,))
+    elif api == 'rest' and not options.get('api_secret'):
+        problems.append("api_secret is required with api 'rest': set api_secret (or SCREENCONNECT_API_SECRET) "
+                        'to the RESTful API Manager secret')
+    elif api == 'session_manager':
+        oauth = [name for name in ('oauth_token_url', 'oauth_client_id', 'oauth_client_secret') if options.get(name)]
+        if oauth and len(oauth) < 3:
+            problems.append('OAuth needs all of oauth_token_url, oauth_client_id and oauth_client_secret '
+                            '(only %s given)' % ', '.join(oauth))
+        elif not oauth and not options.get('api_key'):
+            problems.append("api 'session_manager' needs api_key (SCREENCONNECT_API_KEY) or the three "
+                            'oauth_token_url, oauth_client_id and oauth_client_secret')
+    extension_id = options.get('extension_id')
+    if extension_id and not _sessions.is_session_id(extension_id):
+        problems.append('extension_id %r is not a GUID: leave it unset for the RESTful API Manager (%s)'
+                        % (extension_id, DEFAULT_EXTENSION_ID))
+    for name, low in (('timeout', 0), ('rate_limit', 0)):
+        value = options.get(name)
+        if value is not None and not _number_above(value, low):
+            problems.append('%s must be a number above %s, got %r' % (name, low, value))
+    for name, low in (('rate_burst', 1), ('retries', 0)):
+        value = options.get(name)
+        if value is not None and not (_is_int(value) and int(value) >= low):
+            problems.append('%s must be a whole number of at least %d, got %r' % (name, low, value))
+    return problems
+
+
+def _is_int(value):
+    return not isinstance(value, bool) and isinstance(value, int)
+
+
+def _number_above(value, low):
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and value > low
+
+
+def _retry_after_seconds(response):
+    value = response.headers.get('Retry-After')
+    try:
+        return min(max(float(value), 0.0), _RETRY_AFTER_CAP)
+    except (TypeError, ValueError):
+        return None
+
+
+class ScreenConnectClient:
+    """Talks to one server. Build it with from_options(); all calls raise ScreenConnectError."""
+
+    def __init__(self, options, state_dir=None, backoff_base=1.0, sleep=time.sleep):
+        if not HAS_REQUESTS:
+            raise ConfigError('the Python library requests is required on the host that runs this '
+                              '(pip install requests): %s' % REQUESTS_IMPORT_ERROR)
+        defaults = dict((name, default) for name, _type, default, _env, _secret in CONNECTION_OPTIONS)
+        merged = dict(defaults)
+        merged.update((key, value) for key, value in options.items() if value is not None)
+        problems = validate_options(merged)
+        if problems:
+            raise ConfigError('; '.join(problems))
+        self.options = merged
+        self.api = merged['api']
+        self.server_url = merged['server_url'].rstrip('/')
+        self.origin = merged['origin'] or self.server_url
+        self.timeout = float(merged['timeout'])
+        self.retries = int(merged['retries'])
+        self.backoff_base = backoff_base
+        self._sleep = sleep
+        self._secrets = [merged[name] for name in SECRET_OPTIONS if merged.get(name)]
+        self._token = None
+        self._token_expires = 0.0
+        self._rpc_id = 0
+        self.limiter = SharedRateLimiter(self.server_url, merged['rate_limit'], merged['rate_burst'],
+                                         state_dir=state_dir, sleep=sleep)
+        # Counters a module or benchmark can report.
+        self.stats = {'requests': 0, 'retries': 0, 'rate_limited': 0, 'waited': 0.0}
+        self.http = requests.Session()
+        self.http.verify = merged['validate_certs']
+        self.http.headers['User-Agent'] = USER_AGENT
+
+    # ---- secrets never leave ---------------------------------------------------------------
+    def redact(self, text):
+        text = '' if text is None else str(text)
+        for secret in self._secrets:
+            text = text.replace(secret, '********')
+        return text
+
+    # ---- transport --------------------------------------------------------------------------
+    def _rest_url(self, method):
+        return '%s/App_Extensions/%s/Service.ashx/%s' % (self.server_url, self.options['extension_id'], method)
+
+    def _rpc_url(self):
+        return '%s/Services/PageService.ashx' % self.server_url
+
+    def _auth_headers(self, force_new_token=False):
+        if self.api == 'rest':
+            # The raw secret: a 'Basic ' prefix or an Authorization header gets a 401.
+            return {'CTRLAuthHeader': self.options['api_secret'], 'Origin': self.origin}
+        if self.options.get('oauth_client_id'):
+            return {'Authorization': 'Bearer %s' % self._oauth_token(force_new_token)}
+        return {'Authorization': 'Bearer %s' % self.options['api_key']}
+
+    def _oauth_token(self, force_new=False):
+        if not force_new and self._token and time.time() < self._token_expires - _TOKEN_REFRESH_MARGIN:
+            return self._token
+        self._token = None
+        form = {'grant_type': 'client_credentials', 'client_id': self.options['oauth_client_id'],
+                'client_secret': self.options['oauth_client_secret']}
+        answer = self._send('POST', self.options['oauth_token_url'], 'oauth token', safe=True, data=form)
+        if not isinstance(answer, dict) or not answer.get('access_token'):
+            raise ScreenConnectError('OAuth token answer from %s has no access_token' % self.options['oauth_token_url'],
+                                     method='oauth token')
+        self._token = answer['access_token']
+        self._secrets.append(self._token)
+        try:
+            lifetime = float(answer.get('expires_in') or 3600)
+        except (TypeError, ValueError):
+            lifetime = 3600.0
+        self._token_expires = time.time() + lifetime
+        return self._token
+
+    def _send(self, http_method, url, label, safe, **kwargs):
+        """One logical request with rate limiting and retries; returns parsed JSON or None.
+
+        `safe` says the request may be repeated. 429 and 503 mean the server did not take the
+        request, so anything is retried after Retry-After. 500/502/504, timeouts and dropped
+        connections are retried only when safe: a command, message, note, create or update may
+        already have been carried out, and sending it again could run a command twice.
+        """
+        attempt = 0
+        while True:
+            waited = self.limiter.acquire()
+            self.stats['waited'] += waited
+            self.stats['requests'] += 1
+            try:
+                response = self.http.request(http_method, url, timeout=self.timeout, **kwargs)
+            except requests.exceptions.ConnectTimeout as exc:
+                # Nothing was sent: safe to try again whatever the request is.
+                error = self._transport_error(label, 'could not connect (timeout)', exc, may_have_run=False)
+            except requests.exceptions.SSLError as exc:
+                raise ScreenConnectError(
+                    '%s: TLS certificate of %s could not be verified (%s). Install the CA certificate, '
+                    'or set validate_certs: false for a test server' % (label, self.server_url, self.redact(exc)),
+                    method=label)
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                error = self._transport_error(label, 'no answer within %ss or connection lost' % self.timeout,
+                                              exc, may_have_run=not safe)
+                if not safe:
+                    raise error
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    return self._parse(response, label)
+                error = self._http_error(response, label, safe)
+                retry_after = _retry_after_seconds(response)
+                if status == 429:
+                    self.stats['rate_limited'] += 1
+                if status in (429, 503):
+                    # Tell every fork, not just this process, to hold back.
+                    self.limiter.pause(retry_after if retry_after is not None else self._backoff(attempt))
+                elif not (safe and status in (500, 502, 504)) or error.server_message == 'Web method does not exist':
+                    raise error
+            if attempt >= self.retries:
+                if error.status == 429:
+                    error.message += ' (still rate limited after %d retries: lower rate_limit or raise retries)' % self.retries
+                raise error
+            attempt += 1
+            self.stats['retries'] += 1
+            if error.status not in (429, 503):  # those wait in limiter.acquire(), paused above
+                delay = self._backoff(attempt - 1)
+                self.stats['waited'] += delay
+                self._sleep(delay)
+
+    def _backoff(self, attempt):
+        # Exponential with full jitter, so forks that failed together do not retry together.
+        return random.uniform(0, min(_BACKOFF_CAP, self.backoff_base * (2 ** attempt)))
+
+    def _transport_error(self, label, what, exc, may_have_run):
+        message = '%s to %s failed: %s (%s)' % (label, self.server_url, what, type(exc).__name__)
+        if may_have_run:
+            message += '; the server may have received it, so it was not sent again'
+        return ScreenConnectError(self.redact(message), method=label, may_have_run=may_have_run)
+
+    def _parse(self, response, label):
+        body = response.content
+        content_type = response.headers.get('Content-Type', '')
+        if not body.strip() or body.strip() == b'null':
+            return None  # void methods answer an empty body (some servers send null)
+        if 'html' in content_type.lower() or body.lstrip()[:1] == b'<':
+            raise ScreenConnectError(
+                '%s: expected JSON, got %s from %s: a login, proxy or error page answered instead of the '
+                'API; check server_url and that the RESTful API Manager extension is installed'
+                % (label, content_type or 'text', response.url), status=response.status_code, method=label)
+        try:
+            return json.loads(body.decode('utf-8-sig'))
+        except ValueError:
+            raise ScreenConnectError('%s: malformed JSON from %s (%d bytes, %s)'
+                                     % (label, response.url, len(body), content_type or 'no content type'),
+                                     status=response.status_code, method=label)
+
+    def _http_error(self, response, label, safe):
+        status = response.status_code
+        server_message = self.redact(_server_message(response))
+        advice = ''
+        if status == 401:
+            advice = ('check api_secret (sent raw as CTRLAuthHeader) and that the RESTful API Manager extension '
+                      'is enabled' if self.api == 'rest' else 'check api_key or the OAuth client credentials')
+        elif status == 403:
+            advice = ('the secret lacks permission, or the Origin header (%s; option origin) does not match '
+                      "the extension's RESTfulAllowedOrigin setting" % self.origin if self.api == 'rest'
+                      else 'the credentials lack permission for this session or method')
+        elif status == 404:
+            advice = ('check server_url and extension_id: is the RESTful API Manager extension installed?'
+                      if self.api == 'rest' else 'the session or endpoint was not found')
+        elif status == 500 and server_message == 'Web method does not exist':
+            advice = "this server's RESTful API Manager has no method %s: update the extension" % label
+        elif status == 429:
+            advice = 'rate limited by the server'
+        elif status in (502, 504) and not safe:
+            advice = 'the server may have carried it out already, so it was not sent again'
+        message = '%s failed: HTTP %d %s' % (label, status, response.reason or '')
+        if server_message:
+            message += ': %s' % server_message
+        if advice:
+            message += ' (%s)' % advice
+        return ScreenConnectError(self.redact(message), status=status, method=label, server_message=server_message,
+                                  may_have_run=status in (500, 502, 504) and not safe)
+
+    # ---- the two APIs -----------------------------------------------------------------------
+    def call(self, method, arguments=(), safe=None):
+        """RESTful API Manager: `method` with positional arguments. Reads (Get*) are safe to repeat."""
+        if self.api != 'rest':
+            raise ScreenConnectError("%s is a RESTful API Manager method; set api: rest to call it" % method,
+                                     method=method)
+        safe = method.startswith('Get') if safe is None else safe
+        return self._send('POST', self._rest_url(method), method, safe, json=list(arguments),
+                          headers=self._auth_headers())
+
+    def rpc(self, method, params=None, safe=None):
+        """Session Manager JSON-RPC: `method` with named params; answers the `result`."""
+        if self.api != 'session_manager':
+            raise ScreenConnectError('%s is a Session Manager method; set api: session_manager to call it' % method,
+                                     method=method)
+        safe = method.startswith('Get') if safe is None else safe
+        self._rpc_id += 1
+        body = {'id': self._rpc_id, 'method': method, 'params': params or {}}
+        for attempt in (1, 2):
+            try:
+                answer = self._send('POST', self._rpc_url(), method, safe, json=body,
+                                    headers=self._auth_headers(force_new_token=attempt == 2))
+            except ScreenConnectError as error:
+                # An expired or revoked token: drop it and fetch a new one, once. A 401 was not
+                # carried out, so the retry is safe for writes too.
+                if (error.status == 401 and error.method == method and attempt == 1
+                        and self.options.get('oauth_client_id')):
+                    self._token = None
+                    continue
+                raise
+            break
+        if isinstance(answer, dict) and answer.get('error'):
+            raise ScreenConnectError('%s failed: %s' % (method, self.redact(_rpc_error_text(answer['error']))),
+                                     method=method, server_message=self.redact(_rpc_error_text(answer['error'])))
+        return answer.get('result') if isinstance(answer, dict) else answer
+
+    # ---- what modules and the inventory use --------------------------------------------------
+    def _normalize_all(self, raw_sessions, property_names):
+        if raw_sessions is None:
+            return []
+        if not isinstance(raw_sessions, list):
+            raw_sessions = [raw_sessions]
+        return [_sessions.normalize_session(raw, self.api, property_names) for raw in raw_sessions]
+
+    def fetch_sessions_raw(self, filter_expression, session_type='access'):
+        """The fleet's raw answer for a filter, in one call (there is no paging)."""
+        if self.api == 'rest':
+            expression = _sessions.all_of(_sessions.session_type_condition(session_type), filter_expression)
+            if not expression:
+                # The server rejects an empty filter; this one holds for every session.
+                expression = _sessions.any_of('SessionType', sorted(_sessions.SERVER_SESSION_TYPE.values()))
+            return self.call('GetSessionsByFilter', [expression]) or []
+        if filter_expression:
+            session_filter = _sessions.all_of(_sessions.session_type_condition(session_type), filter_expression)
+        elif session_type in (None, 'all'):
+            session_filter = {}
+        else:
+            numbers = dict((name, number) for number, name in _sessions.SESSION_TYPES_BY_API['session_manager'].items())
+            session_filter = {'SessionType': numbers[session_type]}
+        return self.rpc('GetSessions', {'sessionFilter': session_filter}) or []
+
+    def find_sessions(self, filter_expression=None, session_type='access', property_names=None):
+        return self._normalize_all(self.fetch_sessions_raw(filter_expression, session_type), property_names)
+
+    def get_session(self, session_id, property_names=None):
+        """One session by id, or None. Looks twice: a loaded server has answered [] for a live one."""
+        for _look in (1, 2):
+            if self.api == 'rest':
+                raw = self.call('GetSessionBySessionID', [session_id])
+            else:
+                try:
+                    raw = self.rpc('GetSession', {'sessionID': session_id})
+                except ScreenConnectError as error:
+                    if error.status != 404:
+                        raise
+                    raw = None
+            found = self._normalize_all(raw, property_names)
+            if found:
+                return found[0]
+        return None
+
+    def get_session_details(self, session_id, property_names=None):
+        """(normalized session, normalized events) for one session id."""
+        if self.api == 'rest':
+            raw = self.call('GetSessionDetailsBySessionID', [session_id])
+        else:
+            raw = self.rpc('GetSessionDetails', {'sessionID': session_id})
+        if not isinstance(raw, dict):
+            raise ScreenConnectError('session details of %s: unexpected answer %s' % (session_id, type(raw).__name__),
+                                     method='GetSessionDetailsBySessionID')
+        session_raw = raw.get('Session') if isinstance(raw.get('Session'), dict) else raw
+        events = raw.get('Events') or session_raw.get('Events') or []
+        return (_sessions.normalize_session(session_raw, self.api, property_names),
+                [_sessions.normalize_event(event) for event in events])
+
+
+def _server_message(response):
+    text = (response.text or '').strip()
+    if not text:
+        return ''
+    if 'html' in response.headers.get('Content-Type', '').lower() or text.startswith('<'):
+        title = re.search(r'<title>(.*?)</title>', text, re.I | re.S)
+        return 'an HTML page%s' % (' titled %r' % title.group(1).strip() if title else '')
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:300]
+    if isinstance(data, dict):
+        for key in ('error_description', 'message', 'Message', 'error', 'ExceptionMessage'):
+            if data.get(key):
+                return _rpc_error_text(data[key])[:300]
+    return text[:300]
+
+
+def _rpc_error_text(error):
+    if isinstance(error, dict):
+        return str(error.get('message') or error.get('Message') or error)
+    return str(error)
+
+
+def from_options(get_option, **kwargs):
+    """Build a client from any option source: AnsibleModule params or a plugin's get_option."""
+    options = dict((name, get_option(name)) for name, _t, _d, _e, _s in CONNECTION_OPTIONS)
+    return ScreenConnectClient(options, **kwargs)

@@ -1,0 +1,299 @@
+# -*- coding: utf-8 -*-
+# Copyright: msp.screenconnect contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One normalized session out of the three spellings real servers send, and safe filters.
+
+A session travels one way: server answer -> normalize_session() -> module result or hostvars.
+Nothing downstream reads server field names again.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import re
+
+# The RESTful API Manager uses the server's real numbering; the seed's JSON-RPC API its own.
+# Access is 2 in both, which is why mixing them up goes unnoticed until a Meeting shows up.
+SESSION_TYPES_BY_API = {
+    'rest': {0: 'support', 1: 'meeting', 2: 'access'},
+    'session_manager': {1: 'support', 2: 'access', 3: 'meeting'},
+}
+SESSION_TYPE_NAMES = {'support': 'support', 'meeting': 'meeting', 'meet': 'meeting', 'access': 'access'}
+# The filter language and CreateSession spell the types this way.
+SERVER_SESSION_TYPE = {'support': 'Support', 'meeting': 'Meeting', 'access': 'Access'}
+GUEST_PROCESS_TYPE = 2
+
+DEFAULT_PROPERTY_NAMES = {'company': 1, 'site': 2, 'tag': 3}
+CUSTOM_PROPERTY_SLOTS = 8
+
+_GUID_RE = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$')
+_PROPERTY_NAME_RE = re.compile(r'^[a-z_][a-z0-9_]*$')
+_FILTER_FIELD_RE = re.compile(r'^[A-Za-z][A-Za-z0-9]*$')
+_FILTER_OPERATORS = ('=', '<>', '>', '<', '>=', '<=', 'LIKE', 'NOT LIKE')
+_DOTNET_DATE_RE = re.compile(r'^/Date\((-?\d+)([+-]\d{4})?\)/$')
+_ISO_RE = re.compile(
+    r'^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$')
+
+# Normalized guest key -> the server's base field name, plus the seed's odd aliases.
+# Each base name is looked up as GuestInfo.<Name>, GuestInfo.Guest<Name> (the seed's mix) and
+# Guest<Name> on the session itself (the flat spelling).
+_GUEST_FIELDS = (
+    ('machine_name', ('MachineName',)),
+    ('os_name', ('OperatingSystemName',)),
+    ('os_version', ('OperatingSystemVersion',)),
+    ('os_family', ()),
+    ('processor_name', ('ProcessorName',)),
+    ('processor_count', ('ProcessorVirtualCount',)),
+    ('memory_total_mb', ('SystemMemoryTotalMegabytes',)),
+    ('memory_available_mb', ('SystemMemoryAvailableMegabytes',)),
+    ('private_ip', ('PrivateNetworkAddress', 'PrivateIpAddress')),
+    ('serial_number', ('MachineSerialNumber',)),
+    ('domain', ('MachineDomain',)),
+    ('logged_on_user', ('LoggedOnUserName',)),
+    ('client_version', ('ClientVersion',)),
+)
+_GUEST_INT_FIELDS = ('processor_count', 'memory_total_mb', 'memory_available_mb')
+
+_LINUX_WORDS = ('linux', 'ubuntu', 'debian', 'red hat', 'rhel', 'centos', 'rocky', 'alma',
+                'fedora', 'suse', 'mint', 'amazon', 'oracle', 'arch', 'gentoo', 'raspbian')
+
+
+class SessionDataError(ValueError):
+    """A server answer that is not a session at all."""
+
+
+def is_session_id(value):
+    return isinstance(value, str) and bool(_GUID_RE.match(value))
+
+
+def parse_time(value):
+    """Server time -> 'YYYY-MM-DDTHH:MM:SSZ' (UTC), or None for no value.
+
+    Real answers carry 7 fractional digits, '0001-01-01T00:00:00' for "never" and sometimes no
+    zone (which means UTC); '/Date(ms)/' is not expected but must not crash.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=value)
+        return _format_time(moment)
+    text = str(value).strip()
+    if not text:
+        return None
+    match = _DOTNET_DATE_RE.match(text)
+    if match:
+        moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=int(match.group(1)))
+        return None if moment.year <= 1 else _format_time(moment)
+    match = _ISO_RE.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    if year <= 1:
+        return None
+    try:
+        moment = datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    zone = match.group(8)
+    if zone and zone != 'Z':
+        sign = -1 if zone[0] == '-' else 1
+        digits = zone[1:].replace(':', '')
+        offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        moment -= sign * offset
+    return _format_time(moment)
+
+
+def _format_time(moment):
+    if moment.year <= 1:
+        return None
+    return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
+def session_type_name(value, api='rest'):
+    """SessionType as a number (numbered per API) or a name -> 'access' | 'support' | 'meeting'."""
+    if isinstance(value, bool):
+        return 'unknown'
+    if isinstance(value, int):
+        return SESSION_TYPES_BY_API.get(api, SESSION_TYPES_BY_API['rest']).get(value, 'unknown')
+    text = str(value or '').strip()
+    if text.isdigit():
+        return session_type_name(int(text), api)
+    return SESSION_TYPE_NAMES.get(text.lower(), 'unknown')
+
+
+def os_family(os_name):
+    name = (os_name or '').lower()
+    if 'windows' in name:
+        return 'windows'
+    if 'mac' in name or 'os x' in name or 'darwin' in name:
+        return 'macos'
+    if any(word in name for word in _LINUX_WORDS):
+        return 'linux'
+    return 'unknown'
+
+
+def _text(value):
+    return '' if value is None else str(value)
+
+
+def _int_or_none(value):
+    if value is None or value == '':
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _guest_value(raw, guest_info, names):
+    for name in names:
+        for container, key in ((guest_info, name), (guest_info, 'Guest' + name), (raw, 'Guest' + name)):
+            if key in container and container[key] is not None:
+                return container[key]
+    return None
+
+
+def _is_guest(connection):
+    process_type = connection.get('ProcessType') if isinstance(connection, dict) else None
+    if isinstance(process_type, str):
+        return process_type.strip().lower() == 'guest' or process_type.strip() == str(GUEST_PROCESS_TYPE)
+    return process_type == GUEST_PROCESS_TYPE
+
+
+def _online(raw, guest_info):
+    connections = raw.get('ActiveConnections')
+    if isinstance(connections, list):
+        return any(_is_guest(connection) for connection in connections)
+    count = raw.get('GuestConnectedCount')
+    if count is not None:
+        return (_int_or_none(count) or 0) > 0
+    # GetSessionsByFilter answers have been seen without ActiveConnections: the event times
+    # then tell whether the last thing the guest did was connect.
+    connected = parse_time(raw.get('LastGuestConnectedEventTime'))
+    disconnected = parse_time(raw.get('LastGuestDisconnectedEventTime'))
+    if connected is None:
+        return False
+    return disconnected is None or connected > disconnected
+
+
+def custom_property_list(values):
+    """Any server or user list -> exactly 8 strings."""
+    values = list(values or [])[:CUSTOM_PROPERTY_SLOTS]
+    values = [_text(value) for value in values]
+    return values + [''] * (CUSTOM_PROPERTY_SLOTS - len(values))
+
+
+def normalize_session(raw, api='rest', property_names=None):
+    """One server session (any of the three spellings) -> the contract's normalized session."""
+    if not isinstance(raw, dict) or not raw.get('SessionID'):
+        raise SessionDataError('expected a session object with a SessionID, got %s' % type(raw).__name__)
+    property_names = DEFAULT_PROPERTY_NAMES if property_names is None else property_names
+    guest_info = raw.get('GuestInfo')
+    if not isinstance(guest_info, dict):
+        guest_info = {}
+
+    guest = {}
+    for key, names in _GUEST_FIELDS:
+        if names:
+            value = _guest_value(raw, guest_info, names)
+            guest[key] = _int_or_none(value) if key in _GUEST_INT_FIELDS else _text(value)
+    guest['os_family'] = os_family(guest['os_name'])
+
+    last_seen = None
+    for candidate in (raw.get('GuestInfoUpdateTime'), _guest_value(raw, guest_info, ('LastActivityTime',)),
+                      raw.get('LastGuestConnectedEventTime')):
+        last_seen = parse_time(candidate)
+        if last_seen:
+            break
+
+    custom_properties = custom_property_list(raw.get('CustomPropertyValues'))
+    return {
+        'session_id': str(raw['SessionID']).lower(),
+        'name': _text(raw.get('Name')),
+        'session_type': session_type_name(raw.get('SessionType'), api),
+        'host': _text(raw.get('Host')),
+        'is_public': bool(raw.get('IsPublic')),
+        'code': _text(raw.get('Code')),
+        'is_ended': bool(raw.get('IsEnded')),
+        'online': _online(raw, guest_info),
+        'last_seen': last_seen,
+        'custom_properties': custom_properties,
+        'properties': dict((name, custom_properties[slot - 1]) for name, slot in property_names.items()),
+        'guest': guest,
+    }
+
+
+def normalize_event(raw):
+    """A session event -> {event_id, event_type, data, time, host}."""
+    raw = raw if isinstance(raw, dict) else {}
+    return {
+        'event_id': _text(raw.get('EventID')).lower(),
+        'event_type': _int_or_none(raw.get('EventType')),
+        'data': _text(raw.get('Data')),
+        'time': parse_time(raw.get('Time')),
+        'host': _text(raw.get('Host')),
+    }
+
+
+def validate_property_names(property_names):
+    """Return a list of problems with a property_names mapping (empty when fine)."""
+    problems = []
+    if not isinstance(property_names, dict) or not property_names:
+        return ['property_names must be a mapping of name to slot 1-8, like {company: 1, site: 2, tag: 3}']
+    seen = {}
+    for name, slot in property_names.items():
+        if not isinstance(name, str) or not _PROPERTY_NAME_RE.match(name):
+            problems.append('property_names: %r is not a valid name (lower case letters, digits and _)' % (name,))
+        if isinstance(slot, bool) or not isinstance(slot, int) or not 1 <= slot <= CUSTOM_PROPERTY_SLOTS:
+            problems.append('property_names: slot of %r must be a number from 1 to 8, got %r' % (name, slot))
+        elif slot in seen:
+            problems.append('property_names: %r and %r both name slot %d' % (seen[slot], name, slot))
+        else:
+            seen[slot] = name
+    return problems
+
+
+# ---- session filters -------------------------------------------------------------------------
+# The only way user text enters a filter expression: quote() doubles single quotes, so a value
+# like "' OR ''='" stays one literal.
+
+def quote(value):
+    return "'" + _text(value).replace("'", "''") + "'"
+
+
+def condition(field, value, operator='='):
+    """`Field op 'value'` with a checked field name and operator and a quoted value."""
+    if not isinstance(field, str) or not _FILTER_FIELD_RE.match(field):
+        raise ValueError('invalid filter field name %r' % (field,))
+    operator = operator.upper()
+    if operator not in _FILTER_OPERATORS:
+        raise ValueError('invalid filter operator %r' % (operator,))
+    if isinstance(value, bool):
+        value = 'true' if value else 'false'
+    literal = str(value) if isinstance(value, int) else quote(value)
+    return '%s %s %s' % (field, operator, literal)
+
+
+def any_of(field, values):
+    """(Field = 'a' OR Field = 'b' ...) for a list of values."""
+    parts = [condition(field, value) for value in values]
+    if not parts:
+        raise ValueError('any_of needs at least one value')
+    return parts[0] if len(parts) == 1 else '(' + ' OR '.join(parts) + ')'
+
+
+def all_of(*expressions):
+    """AND of expressions; each raw (user-written) expression is parenthesized so its OR binds."""
+    parts = [expression for expression in expressions if expression]
+    if len(parts) == 1:
+        return parts[0]
+    return ' AND '.join('(%s)' % part for part in parts)
+
+
+def session_type_condition(session_type):
+    """'access' -> SessionType = 'Access'; 'all' -> None (no condition)."""
+    if session_type in (None, 'all'):
+        return None
+    return condition('SessionType', SERVER_SESSION_TYPE[session_type])

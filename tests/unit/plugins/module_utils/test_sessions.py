@@ -1,0 +1,203 @@
+"""The three spellings of a session, its edge cases, and filter quoting."""
+
+import copy
+
+import pytest
+
+from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions as s
+
+NESTED = {
+    'SessionID': '5523A541-96B3-4870-9A18-38B6734DBD78',
+    'SessionType': 2,
+    'Name': 'WS-00004',
+    'Host': '',
+    'IsPublic': False,
+    'Code': '',
+    'IsEnded': False,
+    'CustomPropertyValues': ["O'Reilly & Sons", 'Branch 1', 'web,prod', '', '', '', '', ''],
+    'ActiveConnections': [{'ProcessType': 1}, {'ProcessType': 2}],
+    'GuestInfoUpdateTime': '2026-11-19T03:51:52.6169911Z',
+    'LastGuestConnectedEventTime': '2026-11-18T01:00:00.0000000Z',
+    'LastGuestDisconnectedEventTime': '0001-01-01T00:00:00',
+    'GuestInfo': {
+        'MachineName': 'WS-00004', 'OperatingSystemName': 'Microsoft Windows 11 Pro',
+        'OperatingSystemVersion': '10.0.22631', 'ProcessorName': 'Intel(R) Xeon(R)',
+        'ProcessorVirtualCount': 4, 'SystemMemoryTotalMegabytes': 16384,
+        'SystemMemoryAvailableMegabytes': 5120, 'PrivateNetworkAddress': '10.0.0.4',
+        'MachineSerialNumber': 'SN000004', 'MachineDomain': 'WORKGROUP', 'LoggedOnUserName': 'user',
+        'ClientVersion': '25.4.16.9293', 'LastActivityTime': '2026-11-19T03:00:00.1234567Z',
+    },
+}
+
+EXPECTED = {
+    'session_id': '5523a541-96b3-4870-9a18-38b6734dbd78',
+    'name': 'WS-00004',
+    'session_type': 'access',
+    'host': '',
+    'is_public': False,
+    'code': '',
+    'is_ended': False,
+    'online': True,
+    'last_seen': '2026-11-19T03:51:52Z',
+    'custom_properties': ["O'Reilly & Sons", 'Branch 1', 'web,prod', '', '', '', '', ''],
+    'properties': {'company': "O'Reilly & Sons", 'site': 'Branch 1', 'tag': 'web,prod'},
+    'guest': {
+        'machine_name': 'WS-00004', 'os_name': 'Microsoft Windows 11 Pro', 'os_version': '10.0.22631',
+        'os_family': 'windows', 'processor_name': 'Intel(R) Xeon(R)', 'processor_count': 4,
+        'memory_total_mb': 16384, 'memory_available_mb': 5120, 'private_ip': '10.0.0.4',
+        'serial_number': 'SN000004', 'domain': 'WORKGROUP', 'logged_on_user': 'user',
+        'client_version': '25.4.16.9293',
+    },
+}
+
+
+def flat_spelling(nested):
+    raw = copy.deepcopy(nested)
+    for key, value in raw.pop('GuestInfo').items():
+        raw['Guest' + key] = value
+    return raw
+
+
+def seed_spelling(nested):
+    raw = copy.deepcopy(nested)
+    guest = raw['GuestInfo']
+    guest['GuestPrivateIpAddress'] = guest.pop('PrivateNetworkAddress')
+    guest['GuestMachineSerialNumber'] = guest.pop('MachineSerialNumber')
+    guest['GuestMachineDomain'] = guest.pop('MachineDomain')
+    raw['ActiveConnections'] = [{'ProcessType': 'Host'}, {'ProcessType': 'Guest'}]
+    return raw
+
+
+@pytest.mark.parametrize('spelling', [lambda raw: copy.deepcopy(raw), flat_spelling, seed_spelling],
+                         ids=['nested', 'flat', 'seed'])
+def test_three_spellings_normalize_alike(spelling):
+    assert s.normalize_session(spelling(NESTED)) == EXPECTED
+
+
+@pytest.mark.parametrize('api,number,expected', [
+    ('rest', 0, 'support'), ('rest', 1, 'meeting'), ('rest', 2, 'access'),
+    ('session_manager', 1, 'support'), ('session_manager', 2, 'access'), ('session_manager', 3, 'meeting'),
+    ('rest', 'Access', 'access'), ('rest', 'Meeting', 'meeting'), ('session_manager', 'Support', 'support'),
+    ('rest', '2', 'access'), ('rest', 9, 'unknown'), ('rest', None, 'unknown'),
+])
+def test_session_type_is_numbered_per_api(api, number, expected):
+    raw = dict(NESTED, SessionType=number)
+    assert s.normalize_session(raw, api)['session_type'] == expected
+
+
+@pytest.mark.parametrize('value,expected', [
+    ('2026-07-19T06:41:52.6169911Z', '2026-07-19T06:41:52Z'),
+    ('2026-07-19T06:41:52', '2026-07-19T06:41:52Z'),  # no zone means UTC
+    ('2026-07-19T08:41:52.5+02:00', '2026-07-19T06:41:52Z'),
+    ('2026-07-19T01:41:52-0500', '2026-07-19T06:41:52Z'),
+    ('0001-01-01T00:00:00', None),
+    ('0001-01-01T00:00:00Z', None),
+    ('0001-01-01T00:00:00.0000000', None),
+    ('/Date(1784443312000)/', '2026-07-19T06:41:52Z'),
+    ('/Date(1784443312000+0000)/', '2026-07-19T06:41:52Z'),
+    ('', None), (None, None), ('not a time', None), ('2026-13-45T99:00:00Z', None),
+])
+def test_parse_time(value, expected):
+    assert s.parse_time(value) == expected
+
+
+def test_online_from_event_times_when_active_connections_missing():
+    raw = dict(NESTED)
+    del raw['ActiveConnections']
+    assert s.normalize_session(raw)['online'] is True  # connected, never disconnected
+    raw['LastGuestDisconnectedEventTime'] = '2026-11-18T02:00:00.0000000Z'
+    assert s.normalize_session(raw)['online'] is False  # disconnected after the connect
+    raw['LastGuestConnectedEventTime'] = '2026-11-18T03:00:00.0000000Z'
+    assert s.normalize_session(raw)['online'] is True
+    raw['LastGuestConnectedEventTime'] = '0001-01-01T00:00:00'
+    assert s.normalize_session(raw)['online'] is False  # never connected
+
+
+def test_empty_active_connections_means_offline_even_with_connect_time():
+    raw = dict(NESTED, ActiveConnections=[{'ProcessType': 1}])
+    assert s.normalize_session(raw)['online'] is False
+
+
+def test_guest_connected_count():
+    raw = dict(NESTED, GuestConnectedCount=0)
+    del raw['ActiveConnections']
+    assert s.normalize_session(raw)['online'] is False
+
+
+def test_last_seen_falls_back():
+    raw = dict(NESTED, GuestInfoUpdateTime='0001-01-01T00:00:00')
+    assert s.normalize_session(raw)['last_seen'] == '2026-11-19T03:00:00Z'  # LastActivityTime
+    raw['GuestInfo'] = dict(raw['GuestInfo'], LastActivityTime=None)
+    assert s.normalize_session(raw)['last_seen'] == '2026-11-18T01:00:00Z'  # last connect
+    raw['LastGuestConnectedEventTime'] = '0001-01-01T00:00:00'
+    assert s.normalize_session(raw)['last_seen'] is None
+
+
+def test_blank_and_missing_fields():
+    raw = {'SessionID': '5523a541-96b3-4870-9a18-38b6734dbd78', 'SessionType': 2, 'Name': None,
+           'CustomPropertyValues': ['Acme', None]}
+    session = s.normalize_session(raw)
+    assert session['name'] == ''
+    assert session['custom_properties'] == ['Acme'] + [''] * 7
+    assert session['properties'] == {'company': 'Acme', 'site': '', 'tag': ''}
+    assert session['guest']['os_family'] == 'unknown'
+    assert session['guest']['processor_count'] is None
+    assert session['online'] is False and session['last_seen'] is None
+
+
+def test_ended_session_kept_and_custom_property_names():
+    raw = dict(NESTED, IsEnded=True)
+    session = s.normalize_session(raw, property_names={'customer': 1, 'rack': 5})
+    assert session['is_ended'] is True
+    assert session['properties'] == {'customer': "O'Reilly & Sons", 'rack': ''}
+
+
+def test_not_a_session():
+    with pytest.raises(s.SessionDataError):
+        s.normalize_session(['x'])
+    with pytest.raises(s.SessionDataError):
+        s.normalize_session({'Name': 'no id'})
+
+
+@pytest.mark.parametrize('os_name,family', [
+    ('Microsoft Windows Server 2022 Standard', 'windows'), ('Ubuntu 22.04.4 LTS', 'linux'),
+    ('Rocky Linux 9.3', 'linux'), ('Debian GNU/Linux 12', 'linux'), ('macOS 14.5', 'macos'),
+    ('Mac OS X 10.15', 'macos'), ('', 'unknown'), ('Plan 9', 'unknown'),
+])
+def test_os_family(os_name, family):
+    assert s.os_family(os_name) == family
+
+
+def test_events():
+    event = s.normalize_event({'EventID': 'ABC', 'EventType': 70, 'Data': 'out', 'Time': '2026-01-01T00:00:00.1234567Z'})
+    assert event == {'event_id': 'abc', 'event_type': 70, 'data': 'out', 'time': '2026-01-01T00:00:00Z', 'host': ''}
+
+
+def test_quote_doubles_single_quotes():
+    assert s.quote("O'Reilly") == "'O''Reilly'"
+    assert s.quote("' OR ''='") == "''' OR ''''='''"
+    assert s.condition('CustomProperty1', "O'Reilly & Sons") == "CustomProperty1 = 'O''Reilly & Sons'"
+    assert s.condition('GuestConnectedCount', 0, '>') == 'GuestConnectedCount > 0'
+
+
+@pytest.mark.parametrize('field,operator', [('Name; DROP', '='), ("Name'", '='), ('', '='), ('Name', 'OR'), ('Name', '==')])
+def test_condition_refuses_bad_field_or_operator(field, operator):
+    with pytest.raises(ValueError):
+        s.condition(field, 'x', operator)
+
+
+def test_all_of_and_any_of():
+    assert s.all_of(None, "Name = 'a'") == "Name = 'a'"
+    assert s.all_of("SessionType = 'Access'", "A = '1' OR B = '2'") == "(SessionType = 'Access') AND (A = '1' OR B = '2')"
+    assert s.any_of('Name', ['a', "b'c"]) == "(Name = 'a' OR Name = 'b''c')"
+    assert s.session_type_condition('access') == "SessionType = 'Access'"
+    assert s.session_type_condition('all') is None
+
+
+@pytest.mark.parametrize('names,ok', [
+    ({'company': 1, 'site': 2, 'tag': 3}, True),
+    ({'company': 0}, False), ({'company': 9}, False), ({'company': '1'}, False),
+    ({'Company': 1}, False), ({'a': 1, 'b': 1}, False), ({}, False), (['company'], False),
+])
+def test_validate_property_names(names, ok):
+    assert (s.validate_property_names(names) == []) is ok
