@@ -1,0 +1,61 @@
+"""Integration fixtures: a simulator per test module and the collection built and installed the way
+users install it (ansible-galaxy), with the venv's ansible commands."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from screenconnect_sim import Simulator
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.dirname(sys.executable)
+SECRET = 's3cret-rest'
+
+
+def run(args, env=None, cwd=None, check=True, timeout=600):
+    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError('%s failed (%d)\nstdout:\n%s\nstderr:\n%s'
+                             % (' '.join(args), result.returncode, result.stdout, result.stderr))
+    return result
+
+
+@pytest.fixture(scope='session')
+def installed_collection(tmp_path_factory):
+    """Build the artifact from this checkout and install it into a private collections path."""
+    out = tmp_path_factory.mktemp('artifact')
+    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--force', '--output-path', str(out), REPO])
+    artifacts = [name for name in os.listdir(str(out)) if name.endswith('.tar.gz')]
+    assert len(artifacts) == 1, artifacts
+    path = tmp_path_factory.mktemp('collections')
+    run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '--force', '-p', str(path),
+         os.path.join(str(out), artifacts[0])])
+    return {'artifact': os.path.join(str(out), artifacts[0]), 'path': str(path)}
+
+
+@pytest.fixture(scope='module')
+def sim():
+    simulator = Simulator(sessions=60, seed=11, api_secret=SECRET, command_delay=0.05)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture
+def ansible_env(installed_collection, sim, tmp_path):
+    """Environment for ansible-* commands: the installed collection, the simulator, a private cache."""
+    env = dict(os.environ)
+    env.update({
+        'PATH': BIN + os.pathsep + env.get('PATH', ''),
+        'ANSIBLE_COLLECTIONS_PATH': installed_collection['path'],
+        'ANSIBLE_COLLECTIONS_SCAN_SYS_PATH': 'false',
+        'XDG_CACHE_HOME': str(tmp_path / 'cache'),
+        'ANSIBLE_LOCAL_TEMP': str(tmp_path / 'tmp'),
+        'ANSIBLE_HOME': str(tmp_path / 'ansible-home'),
+        'ANSIBLE_NOCOLOR': '1',
+        'SCREENCONNECT_SERVER_URL': sim.url,
+        'SCREENCONNECT_API_SECRET': SECRET,
+    })
+    return env

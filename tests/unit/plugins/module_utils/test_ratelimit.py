@@ -1,0 +1,116 @@
+"""The shared token bucket, on a fake clock and across real processes."""
+
+import multiprocessing
+import os
+import stat
+import time
+
+import pytest
+
+from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import SAFETY_FACTOR, SharedRateLimiter
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+        self.slept = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def limiter(state_dir, clock, rate=60, burst=3):
+    return SharedRateLimiter('https://sc.example', rate, burst, state_dir=state_dir, clock=clock, sleep=clock.sleep)
+
+
+def test_burst_then_paced(state_dir):
+    clock = FakeClock()
+    bucket = limiter(state_dir, clock)
+    waits = [bucket.acquire() for _ in range(6)]
+    interval = 1.0 / SAFETY_FACTOR
+    assert waits[:3] == [0, 0, 0]
+    assert waits[3:] == pytest.approx([interval] * 3)
+
+
+def test_refills_while_idle(state_dir):
+    clock = FakeClock()
+    bucket = limiter(state_dir, clock)
+    for _ in range(3):
+        bucket.acquire()
+    clock.now += 100
+    assert [bucket.acquire() for _ in range(3)] == [0, 0, 0]
+
+
+def test_two_limiters_for_one_server_share_the_bucket(state_dir):
+    clock = FakeClock()
+    first, second = limiter(state_dir, clock), limiter(state_dir, clock)
+    first.acquire(), second.acquire(), first.acquire()
+    assert second.acquire() > 0
+
+
+def test_other_server_has_its_own_bucket(state_dir):
+    clock = FakeClock()
+    bucket = limiter(state_dir, clock)
+    for _ in range(3):
+        bucket.acquire()
+    other = SharedRateLimiter('https://other.example', 60, 3, state_dir=state_dir, clock=clock, sleep=clock.sleep)
+    assert other.acquire() == 0
+
+
+def test_pause_holds_everyone_back(state_dir):
+    clock = FakeClock()
+    bucket = limiter(state_dir, clock)
+    bucket.pause(7)
+    assert bucket.acquire() == pytest.approx(7)
+
+
+def test_state_is_private_and_holds_no_url(state_dir, tmp_path):
+    clock = FakeClock()
+    shared = tmp_path / 'loose'
+    shared.mkdir(mode=0o777)
+    os.chmod(str(shared), 0o777)
+    bucket = SharedRateLimiter('https://secret-host.example', 60, 3, state_dir=str(shared), clock=clock, sleep=clock.sleep)
+    bucket.acquire()
+    assert stat.S_IMODE(os.stat(str(shared)).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(bucket.path).st_mode) == 0o600
+    assert 'secret-host' not in bucket.path
+    with open(bucket.path) as handle:
+        assert 'secret-host' not in handle.read()
+
+
+def test_corrupt_state_is_reset(state_dir):
+    clock = FakeClock()
+    bucket = limiter(state_dir, clock)
+    with open(bucket.path, 'w') as handle:
+        handle.write('{not json')
+    assert bucket.acquire() == 0
+
+
+def _take(state_dir, count, queue):
+    bucket = SharedRateLimiter('https://sc.example', 600, 5, state_dir=state_dir)
+    for _ in range(count):
+        bucket.acquire()
+        queue.put(time.time())
+
+
+def test_processes_together_keep_the_rate(state_dir):
+    """8 processes x 5 requests at 600/min, burst 5: 40 requests need >= 35 intervals of 0.1 s."""
+    queue = multiprocessing.Queue()
+    start = time.time()
+    workers = [multiprocessing.Process(target=_take, args=(state_dir, 5, queue)) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    stamps = sorted(queue.get(timeout=5) for _ in range(40))
+    elapsed = stamps[-1] - start
+    interval = 60.0 / (600 * SAFETY_FACTOR)
+    assert elapsed >= 35 * interval * 0.95
+    # No window of 1 s holds more than burst + rate-per-second requests.
+    for index, stamp in enumerate(stamps):
+        in_window = sum(1 for other in stamps[index:] if other - stamp < 1.0)
+        assert in_window <= 5 + 10 + 1
