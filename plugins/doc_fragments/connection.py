@@ -97,7 +97,8 @@ options:
 requirements:
   - requests
 notes:
-  - The modules talk to the server from the host they run on. Run them on the controller
+  - >-
+    The modules talk to the server from the host they run on. Run them on the controller
     (C(hosts: localhost) or C(delegate_to: localhost)) so the shared rate limit covers every fork.
 '''
 

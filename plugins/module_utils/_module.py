@@ -15,7 +15,7 @@ __metaclass__ = type
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
 
-from ansible_collections.msp.screenconnect.plugins.module_utils import _client
+from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _sessions
 
 
 def connection_argument_spec():
@@ -57,3 +57,68 @@ class ScreenConnectModule(AnsibleModule):
         details = error.to_result()
         details.update(result)
         self.fail_json(**details)
+
+
+# ---- naming the sessions a task acts on ------------------------------------------------------
+
+SESSION_SELECTOR_OPTIONS = {
+    'session_id': {'type': 'list', 'elements': 'str'},
+    'name': {'type': 'str'},
+    'machine_name': {'type': 'str'},
+    'serial_number': {'type': 'str'},
+}
+PROPERTY_NAMES_OPTION = {'property_names': {'type': 'dict', 'default': dict(_sessions.DEFAULT_PROPERTY_NAMES)}}
+SESSION_TYPE_CHOICES = ['access', 'support', 'meeting', 'all']
+
+# Up to this many ids are looked up one by one; past it, one fetch of the whole session type
+# costs fewer requests against the rate limit than N lookups.
+_LOOKUPS_BEFORE_BULK = 20
+_FILTER_FIELDS = (('name', 'Name'), ('machine_name', 'GuestMachineName'), ('serial_number', 'GuestMachineSerialNumber'))
+
+
+def check_selectors(params):
+    """Problems with the session selectors, found before any request."""
+    problems = []
+    for value in params.get('session_id') or []:
+        if not _sessions.is_session_id(value):
+            problems.append('session_id: %r is not a session id (a GUID like 5523a541-96b3-4870-9a18-38b6734dbd78)'
+                            % (value,))
+    if params.get('property_names') is not None:
+        problems.extend(_sessions.validate_property_names(params['property_names']))
+    return problems
+
+
+def _matches(session, params):
+    for option, _field in _FILTER_FIELDS:
+        wanted = params.get(option)
+        if wanted is None:
+            continue
+        have = session['name'] if option == 'name' else session['guest'][option]
+        if have.lower() != wanted.lower():
+            return False
+    return True
+
+
+def find_sessions(client, params, session_type='access', raw_filter=None):
+    """The sessions named by session_id / name / machine_name / serial_number (combined with AND)
+    and an optional raw filter expression. Returns (sessions, ids_not_found)."""
+    property_names = params.get('property_names')
+    ids = []
+    for value in params.get('session_id') or []:
+        if value.lower() not in ids:
+            ids.append(value.lower())
+    if not ids:
+        conditions = [_sessions.condition(field, params[option]) for option, field in _FILTER_FIELDS
+                      if params.get(option) is not None]
+        expression = _sessions.all_of(*(conditions + [raw_filter]))
+        return client.find_sessions(expression, session_type, property_names), []
+    if len(ids) <= _LOOKUPS_BEFORE_BULK and not raw_filter:
+        found = [client.get_session(session_id, property_names) for session_id in ids]
+        by_id = dict((session['session_id'], session) for session in found if session)
+    else:
+        by_id = dict((session['session_id'], session)
+                     for session in client.find_sessions(raw_filter, 'all', property_names))
+    missing = [session_id for session_id in ids if session_id not in by_id]
+    sessions = [by_id[session_id] for session_id in ids if session_id in by_id
+                and session_type in ('all', by_id[session_id]['session_type']) and _matches(by_id[session_id], params)]
+    return sessions, missing
