@@ -32,3 +32,15 @@ attributes:
     details: This module never changes anything.
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
 '''
+
+    # Modules that change something on the server.
+    ACTION = r'''
+attributes:
+  check_mode:
+    support: full
+    details: In check mode nothing is sent; the result says what would have been.
+    description: Can run in check_mode and return changed status prediction without modifying target.
+  diff_mode:
+    support: none
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+'''

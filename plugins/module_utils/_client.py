@@ -413,6 +413,36 @@ class ScreenConnectClient:
                 [_sessions.normalize_event(event) for event in events])
 
 
+    # ---- writes: never repeated after an ambiguous failure (see _send) --------------------------
+    def update_session(self, session, name=None, custom_properties=None):
+        """Set a session's name and/or all 8 custom property values (the server replaces all 8)."""
+        if self.api == 'rest':
+            if custom_properties is not None:
+                self.call('UpdateSessionCustomProperties', [session['session_id'], list(custom_properties)])
+            if name is not None:
+                self.call('UpdateSessionName', [session['session_id'], name])
+            return
+        self.rpc('UpdateSessionAsync', {
+            'byHost': '', 'sessionID': session['session_id'],
+            'name': session['name'] if name is None else name,
+            'isPublic': session['is_public'], 'code': session['code'],
+            'customPropertyValues': list(session['custom_properties'] if custom_properties is None else custom_properties)})
+
+    def create_session(self, session_type, name, is_public=False, code='', custom_properties=None,
+                       property_names=None):
+        values = _sessions.custom_property_list(custom_properties)
+        if self.api == 'rest':
+            raw = self.call('CreateSession', [_sessions.SERVER_SESSION_TYPE[session_type], name, is_public, code, values])
+        else:
+            numbers = dict((label, number) for number, label in _sessions.SESSION_TYPES_BY_API['session_manager'].items())
+            raw = self.rpc('CreateSessionAsync', {
+                'byHost': '', 'sessionType': numbers[session_type], 'name': name, 'host': '',
+                'isPublic': is_public, 'code': code, 'customPropertyValues': values})
+        if isinstance(raw, list):
+            raw = raw[0] if raw else None
+        return _sessions.normalize_session(raw, self.api, property_names) if raw else None
+
+
 def _server_message(response):
     text = (response.text or '').strip()
     if not text:

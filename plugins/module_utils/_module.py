@@ -122,3 +122,55 @@ def find_sessions(client, params, session_type='access', raw_filter=None):
     sessions = [by_id[session_id] for session_id in ids if session_id in by_id
                 and session_type in ('all', by_id[session_id]['session_type']) and _matches(by_id[session_id], params)]
     return sessions, missing
+
+
+def targets_or_fail(module, client, session_type='access'):
+    """find_sessions() for a module that acts: fails on bad selectors, unknown ids or no match."""
+    problems = check_selectors(module.params)
+    if problems:
+        module.fail_json(msg='; '.join(problems))
+    try:
+        sessions, missing = find_sessions(client, module.params, session_type)
+    except _client.ScreenConnectError as error:
+        module.fail_from_error(error, changed=False)
+    if missing:
+        module.fail_json(msg='session_id: no session %s on %s' % (', '.join(missing), client.server_url),
+                         not_found=missing)
+    if not sessions:
+        named = ', '.join('%s=%r' % (option, module.params[option]) for option in SESSION_SELECTOR_OPTIONS
+                          if module.params.get(option))
+        module.fail_json(msg='no %s session matched %s' % (session_type, named))
+    return sessions
+
+
+def session_result(session, **extra):
+    result = {'session_id': session['session_id'], 'name': session['name'],
+              'machine_name': session['guest']['machine_name'], 'online': session['online']}
+    result.update(extra)
+    return result
+
+
+def send_to_sessions(module, client, sessions, method, text):
+    """Send `text` with a void method to each session; one result per session. A failure on one
+    session does not stop the others: those already sent cannot be taken back."""
+    results = []
+    for session in sessions:
+        if module.check_mode:
+            results.append(session_result(session, changed=True, sent=False))
+            continue
+        try:
+            client.call(method, [session['session_id'], text])
+            results.append(session_result(session, changed=True, sent=True))
+        except _client.ScreenConnectError as error:
+            results.append(session_result(session, changed=error.may_have_run, sent=False, failed=True,
+                                          msg=error.message, may_have_run=error.may_have_run))
+    return results
+
+
+def exit_with_results(module, results, **extra):
+    failed = [result for result in results if result.get('failed')]
+    changed = any(result['changed'] for result in results)
+    if failed:
+        module.fail_json(msg='%d of %d sessions failed; first: %s' % (len(failed), len(results), failed[0]['msg']),
+                         changed=changed, results=results, **extra)
+    module.exit_json(changed=changed, results=results, **extra)

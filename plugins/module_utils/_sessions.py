@@ -297,3 +297,34 @@ def session_type_condition(session_type):
     if session_type in (None, 'all'):
         return None
     return condition('SessionType', SERVER_SESSION_TYPE[session_type])
+
+
+# ---- custom properties by name or slot -------------------------------------------------------
+
+def wanted_custom_properties(current, property_names, properties=None, custom_properties=None, replace=False):
+    """The 8 values a session should have: `current` with named and slotted values applied.
+
+    `properties` maps names of property_names to values; `custom_properties` maps slots (1-8,
+    int or digit string) to values, or is a list of up to 8 values from slot 1. With replace,
+    slots named by neither are emptied. Raises ValueError naming the option on bad input.
+    """
+    result = [''] * CUSTOM_PROPERTY_SLOTS if replace else custom_property_list(current)
+    for name, value in (properties or {}).items():
+        if name not in property_names:
+            raise ValueError('properties: %r is not a property name; known names are %s (set property_names '
+                             'to map more slots)' % (name, ', '.join(sorted(property_names))))
+        result[property_names[name] - 1] = _text(value)
+    if isinstance(custom_properties, (list, tuple)):
+        if len(custom_properties) > CUSTOM_PROPERTY_SLOTS:
+            raise ValueError('custom_properties: %d values given, a session has 8 slots' % len(custom_properties))
+        for index, value in enumerate(custom_properties):
+            result[index] = _text(value)
+    elif isinstance(custom_properties, dict):
+        for slot, value in custom_properties.items():
+            number = int(slot) if isinstance(slot, int) or str(slot).isdigit() else None
+            if isinstance(slot, bool) or number is None or not 1 <= number <= CUSTOM_PROPERTY_SLOTS:
+                raise ValueError('custom_properties: slot %r is not a number from 1 to 8' % (slot,))
+            result[number - 1] = _text(value)
+    elif custom_properties is not None:
+        raise ValueError('custom_properties must be a mapping of slot (1-8) to value, or a list of up to 8 values')
+    return result
