@@ -59,3 +59,48 @@ def ansible_env(installed_collection, sim, tmp_path):
         'SCREENCONNECT_API_SECRET': SECRET,
     })
     return env
+
+
+PLAY = '''- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: under test
+      %(task)s
+      register: under_test
+      ignore_errors: true
+    - name: save the result
+      ansible.builtin.copy:
+        content: "{{ under_test | to_json }}"
+        dest: %(out)s
+      check_mode: false
+'''
+
+
+class Player:
+    """Runs one task through a real ansible-playbook and returns its registered result."""
+
+    def __init__(self, env, tmp_path):
+        self.env = env
+        self.tmp_path = tmp_path
+        self.count = 0
+
+    def __call__(self, task, *options, **env):
+        import json
+        import textwrap
+        self.count += 1
+        out = self.tmp_path / ('result-%d.json' % self.count)
+        book = self.tmp_path / ('play-%d.yml' % self.count)
+        task = textwrap.indent(textwrap.dedent(task).strip(), ' ' * 6).lstrip()
+        book.write_text(PLAY % {'task': task, 'out': out})
+        command = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', str(book)] + list(options)
+        completed = run(command, env=dict(self.env, **env), check=False)
+        if not out.exists():
+            raise AssertionError('playbook did not run to the end:\n%s\n%s' % (completed.stdout, completed.stderr))
+        result = json.loads(out.read_text())
+        result['_stdout'] = completed.stdout
+        return result
+
+
+@pytest.fixture
+def play(ansible_env, tmp_path):
+    return Player(ansible_env, tmp_path)

@@ -1,0 +1,258 @@
+# -*- coding: utf-8 -*-
+# Copyright: msp.screenconnect contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: screenconnect
+short_description: ScreenConnect Access sessions as hosts, grouped by Company, Site and Tag
+version_added: 0.1.0
+description:
+  - Reads the live Access sessions of a ScreenConnect server in one request (C(GetSessionsByFilter), or
+    C(GetSessions) with O(api=session_manager)) and makes each a host.
+  - Hostvars carry the normalized session with the prefix C(screenconnect_), and each property name on
+    its own (C(screenconnect_company), C(screenconnect_site), C(screenconnect_tag)).
+  - Default groups are built in Python in one pass, C(company_<company>), C(site_<site>), C(tag_<tag>)
+    (one group per O(tag_separator)-separated tag), C(screenconnect_online), C(screenconnect_offline),
+    C(os_windows), C(os_linux) and C(os_macos). Names are made safe (lower case, accents dropped, other
+    characters to C(_)); empty values make no group.
+  - Ended sessions (agent removed) are left out.
+  - The config file name must end in C(screenconnect.yml) or C(screenconnect.yaml).
+extends_documentation_fragment:
+  - msp.screenconnect.connection.plugins
+  - ansible.builtin.constructed
+  - ansible.builtin.inventory_cache
+options:
+  plugin:
+    description: The name of this plugin; must be C(msp.screenconnect.screenconnect).
+    type: str
+    required: true
+    choices: [msp.screenconnect.screenconnect]
+  session_type:
+    description:
+      - Which sessions become hosts. Only Access sessions have an installed agent.
+    type: str
+    choices: [access, support, meeting, all]
+    default: access
+  filter:
+    description:
+      - A server-side session filter expression added with AND, like C(CustomProperty1 = 'Acme').
+    type: str
+  hostnames:
+    description:
+      - Host name of a session, the first non-empty of these keys of the normalized session.
+    type: list
+    elements: str
+    choices: [name, machine_name, session_id, serial_number, private_ip]
+    default: [name, machine_name, session_id]
+  property_names:
+    description:
+      - Maps custom property names to slots (1-8). Each name becomes a hostvar C(screenconnect_<name>).
+    type: dict
+    default: {company: 1, site: 2, tag: 3}
+  group_by:
+    description:
+      - Which property names make default groups C(<name>_<value>).
+    type: list
+    elements: str
+    default: [company, site, tag]
+  tag_separator:
+    description:
+      - Splits the C(tag) property into several groups (C(web,prod) gives C(tag_web) and C(tag_prod)).
+        An empty string keeps the value whole.
+    type: str
+    default: ","
+  duplicates:
+    description:
+      - Re-imaged machines leave several sessions with one host name.
+      - V(newest) keeps the one seen last. V(all) keeps every one; the older ones get the first 8
+        characters of their session id as a suffix (C(WS-00004_5523a541)).
+    type: str
+    choices: [newest, all]
+    default: newest
+'''
+
+EXAMPLES = r'''
+# screenconnect.yml, with the connection from SCREENCONNECT_* variables (an AWX credential):
+plugin: msp.screenconnect.screenconnect
+
+# acme.screenconnect.yml: one customer, Linux hosts reachable by their private IP
+plugin: msp.screenconnect.screenconnect
+server_url: https://acme.screenconnect.com
+filter: "CustomProperty1 = 'Acme Corp'"
+compose:
+  ansible_host: screenconnect_guest.private_ip
+keyed_groups:
+  - key: screenconnect_guest.domain
+    prefix: domain
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/screenconnect-inventory
+cache_timeout: 900
+'''
+
+import hashlib
+import json
+import re
+import unicodedata
+
+from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+from ansible.release import __version__ as ansible_version
+
+from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _sessions
+
+try:
+    from ansible.utils.unsafe_proxy import wrap_var
+except ImportError:  # pragma: no cover
+    wrap_var = None
+
+_CORE = tuple(int(part) for part in re.findall(r'\d+', ansible_version)[:2])
+# Names and custom properties are typed by end users. ansible-core 2.19 never templates
+# inventory data from a plugin; older ones do unless the strings are marked unsafe.
+NEEDS_UNSAFE = _CORE < (2, 19) and wrap_var is not None
+_UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
+_FILE_NAME = re.compile(r'(^|[./])screenconnect\.ya?ml$')
+
+
+def safe_group_name(value):
+    """'Café Müller (EU)' -> 'cafe_muller__eu_': lower case, accents dropped, others to _."""
+    text = unicodedata.normalize('NFKD', value.strip().lower())
+    text = ''.join(char for char in text if not unicodedata.combining(char))
+    return _UNSAFE_GROUP_CHARS.sub('_', text)
+
+
+def host_name(session, keys):
+    for key in keys:
+        value = session.get(key) if key in ('name', 'session_id') else session['guest'].get(key)
+        if value:
+            return value
+    return session['session_id']
+
+
+def pick_hosts(sessions, keys, duplicates):
+    """[(host name, session)] with duplicates of one name resolved by last_seen."""
+    by_name = {}
+    for session in sessions:
+        by_name.setdefault(host_name(session, keys), []).append(session)
+    hosts = []
+    for name, group in by_name.items():
+        # Newest first; never-seen sessions ('' sorts before any time) last.
+        group.sort(key=lambda session: session['last_seen'] or '', reverse=True)
+        hosts.append((name, group[0]))
+        if duplicates == 'all':
+            hosts.extend(('%s_%s' % (name, session['session_id'][:8]), session) for session in group[1:])
+    return hosts
+
+
+def default_groups(session, group_by, tag_separator):
+    groups = []
+    for name in group_by:
+        value = session['properties'].get(name, '')
+        values = value.split(tag_separator) if name == 'tag' and tag_separator else [value]
+        for item in values:
+            safe = safe_group_name(item)
+            if safe.strip('_'):
+                groups.append('%s_%s' % (name, safe))
+    groups.append('screenconnect_online' if session['online'] else 'screenconnect_offline')
+    family = session['guest']['os_family']
+    if family != 'unknown':
+        groups.append('os_%s' % family)
+    return groups
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+
+    NAME = 'msp.screenconnect.screenconnect'
+
+    def verify_file(self, path):
+        """True for screenconnect.yml / *.screenconnect.yaml; never raises."""
+        try:
+            return bool(_FILE_NAME.search(to_text(path))) and super(InventoryModule, self).verify_file(path)
+        except Exception:
+            return False
+
+    def _cache_key(self):
+        """Server, API, filter and a hash of who asks, never the secret itself."""
+        identity = self.get_option('oauth_client_id') or self.get_option('api_secret') or self.get_option('api_key') or ''
+        parts = [self.get_option(name) for name in ('server_url', 'api', 'extension_id', 'session_type', 'filter')]
+        parts.append(hashlib.sha256(('msp.screenconnect:' + identity).encode('utf-8')).hexdigest()[:16])
+        digest = hashlib.sha256(json.dumps(parts).encode('utf-8')).hexdigest()[:32]
+        return 'msp.screenconnect_%s' % digest
+
+    def _fetch(self):
+        try:
+            client = _client.from_options(self.get_option)
+            return client.fetch_sessions_raw(self.get_option('filter'), self.get_option('session_type'))
+        except (_client.ConfigError, _client.ScreenConnectError) as error:
+            raise AnsibleError('msp.screenconnect.screenconnect: %s' % error)
+
+    def parse(self, inventory, loader, path, cache=True):
+        super(InventoryModule, self).parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        problems = _sessions.validate_property_names(self.get_option('property_names'))
+        unknown = [name for name in self.get_option('group_by') if name not in (self.get_option('property_names') or {})]
+        if unknown:
+            problems.append('group_by: %s not in property_names' % ', '.join(unknown))
+        if problems:
+            raise AnsibleParserError('msp.screenconnect.screenconnect: %s' % '; '.join(problems))
+
+        key = self._cache_key()
+        use_cache = self.get_option('cache') and cache
+        update_cache = self.get_option('cache') and not cache
+        raw = None
+        if use_cache:
+            try:
+                raw = self._cache[key]
+            except KeyError:
+                update_cache = True
+        if raw is None:
+            raw = self._fetch()
+        if update_cache:
+            self._cache[key] = raw
+        self._populate(raw)
+
+    def _populate(self, raw_sessions):
+        api = self.get_option('api')
+        property_names = self.get_option('property_names')
+        sessions = []
+        for raw in raw_sessions or []:
+            try:
+                session = _sessions.normalize_session(raw, api, property_names)
+            except _sessions.SessionDataError:
+                continue
+            if not session['is_ended']:
+                sessions.append(session)
+
+        inventory = self.inventory
+        group_by = self.get_option('group_by')
+        separator = self.get_option('tag_separator')
+        strict = self.get_option('strict')
+        compose = self.get_option('compose')
+        composed_groups = self.get_option('groups')
+        keyed_groups = self.get_option('keyed_groups')
+        constructed = compose or composed_groups or keyed_groups
+        known_groups = set()
+        for name, session in pick_hosts(sessions, self.get_option('hostnames'), self.get_option('duplicates')):
+            hostvars = dict(('screenconnect_%s' % key, value) for key, value in session.items())
+            for prop, value in session['properties'].items():
+                hostvars['screenconnect_%s' % prop] = value
+            if NEEDS_UNSAFE:
+                hostvars = wrap_var(hostvars)
+            inventory.add_host(name)
+            for var, value in hostvars.items():
+                inventory.set_variable(name, var, value)
+            for group in default_groups(session, group_by, separator):
+                if group not in known_groups:
+                    inventory.add_group(group)
+                    known_groups.add(group)
+                inventory.add_child(group, name)
+            if constructed:
+                # Jinja costs about 1 ms per expression and host: only for what the user adds.
+                self._set_composite_vars(compose, hostvars, name, strict=strict)
+                self._add_host_to_composed_groups(composed_groups, hostvars, name, strict=strict)
+                self._add_host_to_keyed_groups(keyed_groups, hostvars, name, strict=strict)

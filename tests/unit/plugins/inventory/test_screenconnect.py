@@ -1,0 +1,61 @@
+"""Grouping and naming rules of the inventory plugin."""
+
+import pytest
+
+from ansible_collections.msp.screenconnect.plugins.inventory import screenconnect as plugin
+
+
+def session(session_id, name='', machine='', last_seen=None, company='', site='', tag='', online=False, os='windows'):
+    return {
+        'session_id': session_id, 'name': name, 'last_seen': last_seen, 'online': online,
+        'properties': {'company': company, 'site': site, 'tag': tag},
+        'guest': {'machine_name': machine, 'os_family': os, 'serial_number': '', 'private_ip': ''},
+    }
+
+
+@pytest.mark.parametrize('value,expected', [
+    ("O'Reilly & Sons", 'o_reilly___sons'), ('Café Müller', 'cafe_muller'), ('Branch 1', 'branch_1'),
+    ('{{ lookup("pipe","id") }} Ltd', '___lookup__pipe___id______ltd'), (' web ', 'web'),
+])
+def test_safe_group_name(value, expected):
+    assert plugin.safe_group_name(value) == expected
+
+
+def test_host_name_falls_back_for_blank_names():
+    assert plugin.host_name(session('abc', name='WS-1', machine='M'), ['name', 'machine_name', 'session_id']) == 'WS-1'
+    assert plugin.host_name(session('abc', machine='M'), ['name', 'machine_name', 'session_id']) == 'M'
+    assert plugin.host_name(session('abc'), ['name', 'machine_name', 'session_id']) == 'abc'
+    assert plugin.host_name(session('abc', name='WS-1', machine='M'), ['machine_name']) == 'M'
+
+
+def test_duplicates_newest_and_all():
+    old = session('11111111-aaaa', name='WS-1', last_seen='2026-01-01T00:00:00Z')
+    new = session('22222222-bbbb', name='WS-1', last_seen='2026-06-01T00:00:00Z')
+    never = session('33333333-cccc', name='WS-1', last_seen=None)
+    keys = ['name']
+    assert plugin.pick_hosts([old, never, new], keys, 'newest') == [('WS-1', new)]
+    assert plugin.pick_hosts([old, never, new], keys, 'all') == [
+        ('WS-1', new), ('WS-1_11111111', old), ('WS-1_33333333', never)]
+
+
+def test_default_groups():
+    host = session('x', company="O'Reilly & Sons", site='Branch 1', tag='web, prod,', online=True, os='linux')
+    assert plugin.default_groups(host, ['company', 'site', 'tag'], ',') == [
+        'company_o_reilly___sons', 'site_branch_1', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
+    assert plugin.default_groups(host, ['tag'], '') == ['tag_web__prod_', 'screenconnect_online', 'os_linux']
+    empty = session('y', os='unknown')
+    assert plugin.default_groups(empty, ['company', 'site', 'tag'], ',') == ['screenconnect_offline']
+
+
+@pytest.mark.parametrize('path,ok', [
+    ('/inv/screenconnect.yml', True), ('/inv/screenconnect.yaml', True), ('/inv/acme.screenconnect.yml', True),
+    ('/inv/acme_screenconnect.yml', False), ('/inv/screenconnect.json', False), ('/inv/hosts', False),
+    (None, False),
+])
+def test_verify_file_never_raises(tmp_path, path, ok):
+    module = plugin.InventoryModule()
+    if path:
+        real = tmp_path / path.split('/')[-1]
+        real.write_text('plugin: msp.screenconnect.screenconnect\n')
+        path = str(real)
+    assert module.verify_file(path) is ok
