@@ -17,7 +17,8 @@ sim_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
 [ -s "$work/url" ] || { cat "$work/simulator.log"; echo "simulator did not start" >&2; exit 1; }
 
-export SCREENCONNECT_SERVER_URL=$(cat "$work/url")
+SCREENCONNECT_SERVER_URL=$(cat "$work/url")
+export SCREENCONNECT_SERVER_URL
 export SCREENCONNECT_API_SECRET=s3cret-rest
 export SCREENCONNECT_RATE_LIMIT=120
 export XDG_CACHE_HOME="$work/cache"   # the shared rate-limit state stays in the demo's temp dir

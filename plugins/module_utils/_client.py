@@ -307,7 +307,7 @@ class ScreenConnectClient:
             advice = "this server's RESTful API Manager has no method %s: update the extension" % label
         elif status == 429:
             advice = 'rate limited by the server'
-        elif status in (502, 504) and not safe:
+        elif status in (500, 502, 504) and not safe:
             advice = 'the server may have carried it out already, so it was not sent again'
         message = '%s failed: HTTP %d %s' % (label, status, response.reason or '')
         if server_message:
@@ -411,7 +411,6 @@ class ScreenConnectClient:
         events = raw.get('Events') or session_raw.get('Events') or []
         return (_sessions.normalize_session(session_raw, self.api, property_names),
                 [_sessions.normalize_event(event) for event in events])
-
 
     # ---- writes: never repeated after an ambiguous failure (see _send) --------------------------
     def update_session(self, session, name=None, custom_properties=None):

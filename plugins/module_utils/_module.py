@@ -26,8 +26,7 @@ def connection_argument_spec():
             option['default'] = default
         if env:
             option['fallback'] = (env_fallback, [env])
-        if secret:
-            option['no_log'] = True
+        option['no_log'] = secret  # explicit, so names like oauth_token_url are not mistaken for secrets
         if name == 'api':
             option['choices'] = list(_client.APIS)
         if name == 'server_url':

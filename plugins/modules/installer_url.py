@@ -72,7 +72,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.info_module
 author:
-  - msp.screenconnect contributors
+  - MSP ScreenConnect maintainers (@msp-ansible)
 '''
 
 EXAMPLES = r'''
@@ -154,7 +154,7 @@ def main():
         session_type={'type': 'str', 'choices': ['access', 'support', 'meeting'], 'default': 'access'},
         relay_host={'type': 'str'},
         relay_port={'type': 'int'},
-        public_key={'type': 'str'},
+        public_key={'type': 'str', 'no_log': False},  # the server's public key, not a secret
         validate={'type': 'bool', 'default': False},
     )
     module = ScreenConnectModule(argument_spec=argument_spec, supports_check_mode=True)

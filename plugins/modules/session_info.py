@@ -61,7 +61,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.info_module
 author:
-  - msp.screenconnect contributors
+  - MSP ScreenConnect maintainers (@msp-ansible)
 '''
 
 EXAMPLES = r'''

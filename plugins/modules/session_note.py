@@ -52,7 +52,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action
 author:
-  - msp.screenconnect contributors
+  - MSP ScreenConnect maintainers (@msp-ansible)
 """
 
 EXAMPLES = r"""

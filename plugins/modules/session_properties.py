@@ -68,7 +68,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - msp.screenconnect contributors
+  - MSP ScreenConnect maintainers (@msp-ansible)
 '''
 
 EXAMPLES = r'''

@@ -44,6 +44,10 @@ def a_session(sim, online=True, named=True):
     raise AssertionError('no such session in the fleet')
 
 
+def by_id(session):
+    return session['session_id']
+
+
 def machine(raw):
     return raw['GuestInfo']['MachineName']
 
@@ -106,8 +110,7 @@ def test_session_info_through_session_manager(play, sim, auth):
                    SCREENCONNECT_OAUTH_CLIENT_SECRET='csecret')
     result = play('msp.screenconnect.session_info: {}', **env)
     assert not result.get('failed'), result
-    key = lambda s: s['session_id']  # noqa: E731
-    assert sorted(result['sessions'], key=key) == sorted(expected, key=key)
+    assert sorted(result['sessions'], key=by_id) == sorted(expected, key=by_id)
 
 
 def test_session_info_details_returns_events_and_outputs(play, sim):

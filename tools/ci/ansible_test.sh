@@ -45,6 +45,8 @@ mkdir -p "$DEST"
     # tracked + untracked-but-not-ignored files; skip tracked files deleted from the work tree
     git ls-files -co --exclude-standard -z |
         while IFS= read -r -d '' path; do
+            # Development tooling is not part of the collection (galaxy.yml build_ignore).
+            case "$path" in tools/*|benchmarks/*|.ci/*|Makefile) continue ;; esac
             if [ -e "$path" ] || [ -L "$path" ]; then printf '%s\0' "$path"; fi
         done |
         tar --null --no-recursion -T - -cf - | tar -C "$DEST" -xf -

@@ -30,7 +30,7 @@ def limiter(state_dir, clock, rate=60, burst=3):
 def test_burst_then_paced(state_dir):
     clock = FakeClock()
     bucket = limiter(state_dir, clock)
-    waits = [bucket.acquire() for _ in range(6)]
+    waits = [bucket.acquire() for _round in range(6)]
     interval = 1.0 / SAFETY_FACTOR
     assert waits[:3] == [0, 0, 0]
     assert waits[3:] == pytest.approx([interval] * 3)
@@ -39,10 +39,10 @@ def test_burst_then_paced(state_dir):
 def test_refills_while_idle(state_dir):
     clock = FakeClock()
     bucket = limiter(state_dir, clock)
-    for _ in range(3):
+    for _round in range(3):
         bucket.acquire()
     clock.now += 100
-    assert [bucket.acquire() for _ in range(3)] == [0, 0, 0]
+    assert [bucket.acquire() for _round in range(3)] == [0, 0, 0]
 
 
 def test_two_limiters_for_one_server_share_the_bucket(state_dir):
@@ -55,7 +55,7 @@ def test_two_limiters_for_one_server_share_the_bucket(state_dir):
 def test_other_server_has_its_own_bucket(state_dir):
     clock = FakeClock()
     bucket = limiter(state_dir, clock)
-    for _ in range(3):
+    for _round in range(3):
         bucket.acquire()
     other = SharedRateLimiter('https://other.example', 60, 3, state_dir=state_dir, clock=clock, sleep=clock.sleep)
     assert other.acquire() == 0
@@ -92,7 +92,7 @@ def test_corrupt_state_is_reset(state_dir):
 
 def _take(state_dir, count, queue):
     bucket = SharedRateLimiter('https://sc.example', 600, 5, state_dir=state_dir)
-    for _ in range(count):
+    for _round in range(count):
         bucket.acquire()
         queue.put(time.time())
 
@@ -101,12 +101,12 @@ def test_processes_together_keep_the_rate(state_dir):
     """8 processes x 5 requests at 600/min, burst 5: 40 requests need >= 35 intervals of 0.1 s."""
     queue = multiprocessing.Queue()
     start = time.time()
-    workers = [multiprocessing.Process(target=_take, args=(state_dir, 5, queue)) for _ in range(8)]
+    workers = [multiprocessing.Process(target=_take, args=(state_dir, 5, queue)) for _round in range(8)]
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join(30)
-    stamps = sorted(queue.get(timeout=5) for _ in range(40))
+    stamps = sorted(queue.get(timeout=5) for _round in range(40))
     elapsed = stamps[-1] - start
     interval = 60.0 / (600 * SAFETY_FACTOR)
     assert elapsed >= 35 * interval * 0.95

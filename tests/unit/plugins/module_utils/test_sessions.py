@@ -68,7 +68,7 @@ def seed_spelling(nested):
     return raw
 
 
-@pytest.mark.parametrize('spelling', [lambda raw: copy.deepcopy(raw), flat_spelling, seed_spelling],
+@pytest.mark.parametrize('spelling', [copy.deepcopy, flat_spelling, seed_spelling],
                          ids=['nested', 'flat', 'seed'])
 def test_three_spellings_normalize_alike(spelling):
     assert s.normalize_session(spelling(NESTED)) == EXPECTED
