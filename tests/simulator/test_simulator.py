@@ -69,7 +69,8 @@ def online(raw):
 
 def pick(sim, want_online=True):
     for raw in access(sim):
-        if online(raw) == want_online and raw['Name'] and not raw['IsEnded'] and raw['GuestInfo']['MachineName']:
+        machine = raw['GuestInfo']['MachineName'] if 'GuestInfo' in raw else raw['GuestMachineName']
+        if online(raw) == want_online and raw['Name'] and not raw['IsEnded'] and machine:
             return raw
     raise AssertionError('no such session')
 

@@ -867,6 +867,8 @@ RPC_WRITES = ('CreateSessionAsync', 'UpdateSessionAsync')
 class Simulator:
     """The ScreenConnect simulator; see the module docstring."""
 
+    RATE_JITTER = 0.1  # seconds of arrival jitter the rate limiter forgives
+
     def __init__(self, sessions=200, seed=42, spelling='nested', rate_limit=0, rate_burst=30,
                  api_secret='s3cret-rest', api_key='k3y-rpc', oauth_client_id='cid',
                  oauth_client_secret='csecret', token_ttl=3600, allowed_origin=None, instance_id=None,
@@ -1143,7 +1145,9 @@ class Simulator:
             now = time.monotonic()
             self.bucket = min(float(self.rate_burst), self.bucket + (now - self.bucket_time) * rate)
             self.bucket_time = now
-            if self.bucket >= 1.0:
+            # tolerate RATE_JITTER seconds of arrival jitter: a client that keeps the same bucket
+            # sees its requests delayed unevenly on the way, which would otherwise bunch them up
+            if self.bucket >= 1.0 - rate * self.RATE_JITTER:
                 self.bucket -= 1.0
                 return None
             self.counters['rate_limited'] += 1
@@ -1544,6 +1548,8 @@ def _inc(counter, key):
 
 REST_PATH = re.compile(r'^/App_Extensions/([^/]+)/Service\.ashx/([^/]*)$', re.IGNORECASE)
 BIN_PATH = re.compile(r'^/Bin/([^/]+)\.ClientSetup\.([^/.]+)$')
+STATUS_TEXT = {429: 'Too many requests', 500: 'Internal server error', 502: 'Bad Gateway',
+               503: 'Service Unavailable', 504: 'Gateway Timeout'}
 RECORDED_HEADERS = ('Origin', 'Content-Type', 'User-Agent')
 
 
@@ -1627,8 +1633,8 @@ class SimHandler(BaseHTTPRequestHandler):
             if answer is None:
                 answer = self.perform(api, method, body, body_error, raw, rest, binm, parsed, entry)
                 if fault is not None and perform_first:
-                    answer = text_answer(int(fault.get('status', 502)),
-                                         fault.get('body', 'Bad Gateway'))
+                    status = int(fault.get('status', 502))
+                    answer = text_answer(status, fault.get('body', STATUS_TEXT.get(status, 'Server error')))
             if fault is not None and fault['kind'] == 'reset':
                 entry['status'] = 0
                 sim.record(entry)
@@ -1672,8 +1678,7 @@ class SimHandler(BaseHTTPRequestHandler):
             headers = {}
             if fault.get('retry_after') is not None:
                 headers['Retry-After'] = str(fault['retry_after'])
-            default = {429: 'Too many requests', 502: 'Bad Gateway', 503: 'Service Unavailable',
-                       504: 'Gateway Timeout'}.get(status, 'Server error')
+            default = STATUS_TEXT.get(status, 'Server error')
             return Answer(status, fault.get('body', default), 'text/plain; charset=utf-8', headers), fault, False
         if kind == 'html':
             return html_answer(200, LOGIN_HTML), fault, False
