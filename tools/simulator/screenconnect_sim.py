@@ -129,7 +129,15 @@ def fmt_time(ticks):
     if ticks is None:
         return NEVER
     seconds, frac = divmod(int(ticks), TICKS)
-    return (EPOCH + datetime.timedelta(seconds=seconds)).strftime('%Y-%m-%dT%H:%M:%S') + '.%07dZ' % frac
+    day, second = divmod(seconds, 86400)
+    prefix = _DAYS.get(day)
+    if prefix is None:
+        prefix = _DAYS[day] = (EPOCH + datetime.timedelta(days=day)).strftime('%Y-%m-%dT')
+    hour, rest = divmod(second, 3600)
+    return '%s%02d:%02d:%02d.%07dZ' % (prefix, hour, rest // 60, rest % 60, frac)
+
+
+_DAYS = {}
 
 
 def make_guid(rng):
@@ -1205,9 +1213,9 @@ class Simulator:
         return s
 
     def _sessions_answer(self, sessions, api):
-        with self.lock:
+        with self.lock:  # under the lock, so a write cannot interleave with its cached rendering
             spelling, omit = self.spelling, self.omit_active_connections
-        return raw_json_answer('[' + ','.join(session_json(s, spelling, api, omit) for s in sessions) + ']')
+            return raw_json_answer('[' + ','.join(session_json(s, spelling, api, omit) for s in sessions) + ']')
 
     def rest_GetSessionsByFilter(self, args):
         if len(args) != 1:
