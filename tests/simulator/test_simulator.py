@@ -138,8 +138,10 @@ def test_fifty_thousand_sessions_start_and_filter_fast():
 
 def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     port_file = tmp_path / 'url'
+    record = tmp_path / 'requests.jsonl'
     proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, 'screenconnect_sim.py'), '--sessions', '30',
-                             '--port-file', str(port_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             '--port-file', str(port_file), '--record', str(record)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
     try:
         line = proc.stdout.readline()
@@ -156,6 +158,9 @@ def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+    lines = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [(e['api'], e['method'], e['args'], e['status']) for e in lines] == [('rest', 'GetSessionsByName', [''], 200)]
+    assert SECRET not in record.read_text()
     helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim.py', '--help'], cwd=REPO,
                               capture_output=True, text=True)
     assert helptext.returncode == 0 and '--rate-limit' in helptext.stdout

@@ -43,7 +43,26 @@ html (200 login page), slow (sleep ``seconds``, then normal), malformed (200 tru
 reset (socket closed without an answer), truncate (a short body with a lying Content-Length).
 
 Rate limit: one token bucket over REST, JSON-RPC and /oauth/token requests; 429 with an integer
-``Retry-After`` (>= 1) when empty.
+``Retry-After`` (>= 1) when empty. The bucket forgives 100 ms of arrival jitter (RATE_JITTER), so
+a client holding the same bucket is not punished for requests bunched up on the way.
+
+Recorded requests (Simulator.requests, GET /_sim/requests; control endpoints are not recorded):
+{"seq", "time", "api": rest|rpc|oauth|download|other, "http_method", "path", "method" (REST/RPC
+method name, "OAuthToken", "download"), "args" (REST: the parsed body; RPC: its params; OAuth: the
+form with client_secret masked; download: the decoded query with "c" as a list, plus "ext"),
+"status" (0 for a reset fault), "headers": {"Origin", "Content-Type", "User-Agent" when sent,
+"CTRLAuthHeader": bool, "Authorization": bool}} -- never an auth header value.
+
+Stats (Simulator.stats(), GET /_sim/stats): requests_total, by_api, by_method, by_status, writes
+(performed writes per method), rate_limited (429s from the bucket), status_429 (every 429 sent,
+faults included), token_issued, downloads (per extension), faults_applied.
+
+Other choices: omit_active_connections leaves ActiveConnections out of every Session object
+(lists, by id, the Session of details; details keep their "Connections"); write faults answer
+"session manager fault: <detail>"; a command on an online guest gets its RanCommand event
+command_delay seconds after it was queued (computed lazily at read time); an offline guest only
+gets the QueuedCommand event. Event times of writes run on a clock that starts at the fleet's
+seed-derived base date when the simulator is created.
 """
 
 import argparse
@@ -1266,7 +1285,7 @@ class Simulator:
 
     def create(self, stype, name, is_public, code, cps, host='', by_host=''):
         with self.lock:
-            rng = random.Random('create-%s-%d-%d' % (self.seed, len(self.fleet.sessions), self.now_ticks()))
+            rng = random.Random('create-%s-%d' % (self.seed, len(self.fleet.sessions)))
             s = Session()
             s.sid = make_guid(rng)
             s.event_seed = rng.getrandbits(32)
