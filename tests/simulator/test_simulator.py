@@ -343,6 +343,15 @@ def test_command_on_online_guest_runs_and_offline_only_queues(sim):
     time.sleep(0.2)
     events = sc(sim, 'GetSessionDetailsBySessionID', offline['SessionID'])['Events']
     assert [e['EventType'] for e in events].count(44) == 1 and 70 not in [e['EventType'] for e in events]
+    # the guest connects later and runs what waited for it
+    requests.post(sim.url + '/_sim/sessions/%s/connect' % offline['SessionID'], timeout=5).raise_for_status()
+    time.sleep(0.2)
+    events = sc(sim, 'GetSessionDetailsBySessionID', offline['SessionID'])['Events']
+    assert [e['EventType'] for e in events][-2:] == [10, 70]
+    assert online(sc(sim, 'GetSessionBySessionID', offline['SessionID'])[0])
+    requests.post(sim.url + '/_sim/sessions/%s/disconnect' % offline['SessionID'], timeout=5).raise_for_status()
+    raw = sc(sim, 'GetSessionBySessionID', offline['SessionID'])[0]
+    assert not online(raw) and raw['LastGuestDisconnectedEventTime'] > raw['LastGuestConnectedEventTime']
 
 
 def test_added_sessions(sim):

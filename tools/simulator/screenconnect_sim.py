@@ -34,6 +34,8 @@ Control endpoints for tests (no auth, never rate limited, never recorded)
                                 "online", "os", "session_type"} -> {"SessionID": id}
     POST /_sim/revoke-tokens   forget every OAuth token issued
     GET  /_sim/sessions/<id>   raw internal state of one session
+    POST /_sim/sessions/<id>/connect | /disconnect   the guest comes online (and runs the commands
+                               queued while it was offline) or goes offline
 
 Fault rules: {"method": <API method name> | "*" | "download" | "OAuthToken", "kind": K,
 "times": n (default 1, -1 forever), ...}; the first matching rule with times left is used.
@@ -175,11 +177,12 @@ GUID_RE = re.compile(r'^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA
 class Session:
     __slots__ = ('sid', 'stype', 'name', 'host', 'is_public', 'code', 'is_ended', 'cps', 'guest',
                  'conns', 'info_time', 'conn_time', 'disc_time', 'created_time', 'events', 'pending',
-                 'cache', 'event_seed')
+                 'cache', 'event_seed', 'waiting')
 
     def __init__(self):
         self.events = None
         self.pending = []
+        self.waiting = []  # commands queued while the guest was offline
         self.cache = {}
         self.conns = []
         self.event_seed = 0
@@ -1138,7 +1141,7 @@ class Simulator:
                 'LastGuestConnectedEventTime': fmt_time(s.conn_time),
                 'LastGuestDisconnectedEventTime': fmt_time(s.disc_time),
                 'Events': [render_event(e) for e in events],
-                'PendingCommands': len(s.pending)}
+                'PendingCommands': len(s.pending), 'WaitingCommands': list(s.waiting)}
 
     # ---- recording --------------------------------------------------------------------------
     def next_seq(self):
@@ -1343,9 +1346,36 @@ class Simulator:
 
     def queue_command(self, s, command):
         ticks = self.add_event(s, EV_QUEUED_COMMAND, command)
-        if s.online:
-            with self.lock:
+        with self.lock:
+            if s.online:
                 s.pending.append((ticks + int(self.command_delay * TICKS), command_output(s, command)))
+            else:
+                s.waiting.append(command)
+
+    def set_online(self, s, online):
+        """Connect or disconnect the guest; a connecting guest runs the commands that waited for it."""
+        self.events_of(s)
+        with self.lock:
+            if online == s.online:
+                return
+            now = self.now_ticks()
+            if online:
+                os_name = s.guest['OperatingSystemName'].lower()
+                family = 'windows' if 'windows' in os_name or not os_name else 'macos' if 'mac' in os_name else 'linux'
+                rng = random.Random('%s-connect-%d' % (s.sid, len(s.events)))
+                s.conns.append(self.fleet._conn(rng, 2, family, now))
+                s.conn_time = s.info_time = now
+                s.events.append(make_event(rng, EV_CONNECTED, '', now))
+                for command in s.waiting:
+                    s.pending.append((now + int(self.command_delay * TICKS), command_output(s, command)))
+                s.waiting = []
+            else:
+                s.conns = [c for c in s.conns if c['ProcessType'] != 2]
+                s.disc_time = now
+                s.events.append(make_event(random.Random('%s-disconnect-%d' % (s.sid, len(s.events))),
+                                           EV_DISCONNECTED, '', now))
+            s.guest['LastActivityTime'] = now
+            self.touched(s)
 
     def rest_SendMessageToSession(self, args):
         if len(args) == 3 and all(isinstance(a, str) for a in args):
@@ -1760,6 +1790,13 @@ class SimHandler(BaseHTTPRequestHandler):
                                     'omit_active_connections': sim.omit_active_connections,
                                     'command_delay': sim.command_delay, 'instance_id': sim.instance_id,
                                     'extension_id': sim.extension_id})
+            if verb == 'POST' and path.startswith('/_sim/sessions/') and path.endswith(('/connect', '/disconnect')):
+                sid, _, action = path[len('/_sim/sessions/'):].rpartition('/')
+                s = sim.find(sid)
+                if s is None:
+                    return json_answer({'error': 'no such session'}, 404)
+                sim.set_online(s, action == 'connect')
+                return json_answer({'ok': True, 'online': s.online})
             if verb == 'GET' and path.startswith('/_sim/sessions/'):
                 s = sim.find(path[len('/_sim/sessions/'):])
                 if s is None:
@@ -1821,7 +1858,7 @@ def main(argv=None):
                     'OAuth, installer downloads) for testing msp.screenconnect. Runs until SIGTERM/SIGINT.',
         epilog='Control endpoints (no auth, not rate limited): GET /_sim/requests, GET /_sim/stats, '
                'POST /_sim/reset, POST /_sim/faults, POST /_sim/config, POST /_sim/sessions, '
-               'POST /_sim/revoke-tokens, GET /_sim/sessions/<id>. JSON-RPC: an unknown method answers '
+               'POST /_sim/revoke-tokens, GET /_sim/sessions/<id>, POST /_sim/sessions/<id>/connect|disconnect. JSON-RPC: an unknown method answers '
                'HTTP 200 with the error envelope {"code": -32601, "message": "Method not found"}; '
                'GetSession of an unknown id answers HTTP 404 with the envelope.')
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')
