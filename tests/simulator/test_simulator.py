@@ -4,7 +4,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -146,7 +145,7 @@ def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     try:
         line = proc.stdout.readline()
         assert line.startswith('ScreenConnect simulator listening on http://127.0.0.1:') and '(30 sessions)' in line
-        for _ in range(50):
+        for dummy in range(50):
             if port_file.exists():
                 break
             time.sleep(0.1)
@@ -162,7 +161,7 @@ def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     assert [(e['api'], e['method'], e['args'], e['status']) for e in lines] == [('rest', 'GetSessionsByName', [''], 200)]
     assert SECRET not in record.read_text()
     helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim.py', '--help'], cwd=REPO,
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
     assert helptext.returncode == 0 and '--rate-limit' in helptext.stdout
 
 
@@ -417,13 +416,13 @@ def test_oauth_flow_expiry_and_revocation(sim):
 
 def test_rate_limit_429_with_retry_after(sim):
     requests.post(sim.url + '/_sim/config', json={'rate_limit': 6, 'rate_burst': 2}, timeout=5).raise_for_status()
-    statuses = [rest(sim, 'GetSessionsByName', ['x']) for _ in range(4)]
+    statuses = [rest(sim, 'GetSessionsByName', ['x']) for dummy in range(4)]
     assert [a.status_code for a in statuses] == [200, 200, 429, 429]
     retry = int(statuses[2].headers['Retry-After'])
     assert 1 <= retry <= 10
     assert sim.stats()['rate_limited'] == 2 and sim.stats()['status_429'] == 2
     # control endpoints and downloads are never limited
-    for _ in range(3):
+    for dummy in range(3):
         assert requests.get(sim.url + '/_sim/stats', timeout=5).status_code == 200
         assert requests.get(sim.url + '/Bin/ScreenConnect.ClientSetup.sh?e=Access&y=Guest&t=x', timeout=5).status_code == 200
 
@@ -447,7 +446,7 @@ def test_fault_status_after_html_malformed(sim):
     answer = rest(sim, 'GetSessionsByName', ['x'])
     assert answer.status_code == 200 and 'ScreenConnect Login' in answer.text and 'text/html' in answer.headers['Content-Type']
     sim.set_faults([{'method': 'GetSessionsByName', 'kind': 'malformed', 'times': 2}])
-    for _ in range(2):
+    for dummy in range(2):
         with pytest.raises(ValueError):
             rest(sim, 'GetSessionsByName', ['x']).json()
     assert rest(sim, 'GetSessionsByName', ['x']).status_code == 200
@@ -466,7 +465,7 @@ def test_fault_slow_reset_truncate(sim):
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
         requests.get(sim.url + '/Bin/ScreenConnect.ClientSetup.msi?e=Access&y=Guest&t=x', timeout=5).content
     sim.set_faults([{'method': '*', 'kind': 'status', 'status': 429, 'retry_after': '0', 'times': -1}])
-    assert [rest(sim, 'GetSessionsByName', ['x']).status_code for _ in range(3)] == [429] * 3
+    assert [rest(sim, 'GetSessionsByName', ['x']).status_code for dummy in range(3)] == [429] * 3
     requests.post(sim.url + '/_sim/faults', json=[], timeout=5).raise_for_status()
     assert rest(sim, 'GetSessionsByName', ['x']).status_code == 200
 
