@@ -323,7 +323,7 @@ def wanted_custom_properties(current, property_names, properties=None, custom_pr
         for slot, value in custom_properties.items():
             number = int(slot) if isinstance(slot, int) or str(slot).isdigit() else None
             if isinstance(slot, bool) or number is None or not 1 <= number <= CUSTOM_PROPERTY_SLOTS:
-                raise ValueError('custom_properties: slot %r is not a number from 1 to 8' % (slot,))
+                raise ValueError('custom_properties: slot %s is not a number from 1 to 8' % (slot,))
             result[number - 1] = _text(value)
     elif custom_properties is not None:
         raise ValueError('custom_properties must be a mapping of slot (1-8) to value, or a list of up to 8 values')

@@ -92,7 +92,9 @@ class Player:
         book = self.tmp_path / ('play-%d.yml' % self.count)
         task = textwrap.indent(textwrap.dedent(task).strip(), ' ' * 6).lstrip()
         book.write_text(PLAY % {'task': task, 'out': out})
-        command = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local', str(book)] + list(options)
+        # localhost runs modules with the controller's Python, where requests is installed.
+        command = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
+                   '-e', 'ansible_python_interpreter=%s' % sys.executable, str(book)] + list(options)
         completed = run(command, env=dict(self.env, **env), check=False)
         if not out.exists():
             raise AssertionError('playbook did not run to the end:\n%s\n%s' % (completed.stdout, completed.stderr))
