@@ -21,8 +21,8 @@ import json
 import os
 import time
 
-# Servers count arrivals, not departures: a request that leaves on time may arrive a few
-# milliseconds early relative to the one before. Pacing this much under the limit absorbs it.
+# Servers count arrivals, not departures: a request that leaves on time may arrive early
+# relative to the one before. Pacing this much under the limit absorbs drift over a long run.
 SAFETY_FACTOR = 0.98
 
 
@@ -48,7 +48,9 @@ class SharedRateLimiter:
 
     def __init__(self, key, rate, burst, state_dir=None, clock=time.time, sleep=time.sleep):
         self.interval = 60.0 / (float(rate) * SAFETY_FACTOR)
-        self.tolerance = (max(int(burst), 1) - 1) * self.interval
+        # One token stays in reserve: a request that arrives a little early then finds it there,
+        # instead of a 429. It costs one request of the first burst, nothing of the steady rate.
+        self.tolerance = max(int(burst) - 2, 0) * self.interval
         self._clock = clock
         self._sleep = sleep
         digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]

@@ -45,8 +45,8 @@ html (200 login page), slow (sleep ``seconds``, then normal), malformed (200 tru
 reset (socket closed without an answer), truncate (a short body with a lying Content-Length).
 
 Rate limit: one token bucket over REST, JSON-RPC and /oauth/token requests; 429 with an integer
-``Retry-After`` (>= 1) when empty. The bucket forgives 100 ms of arrival jitter (RATE_JITTER), so
-a client holding the same bucket is not punished for requests bunched up on the way.
+``Retry-After`` (>= 1) when empty. The bucket is strict (RATE_JITTER = 0): a client must absorb
+the jitter of its own requests on the way.
 
 Recorded requests (Simulator.requests, GET /_sim/requests; control endpoints are not recorded):
 {"seq", "time", "api": rest|rpc|oauth|download|other, "http_method", "path", "method" (REST/RPC
@@ -897,7 +897,7 @@ RPC_WRITES = ('CreateSessionAsync', 'UpdateSessionAsync')
 class Simulator:
     """The ScreenConnect simulator; see the module docstring."""
 
-    RATE_JITTER = 0.1  # seconds of arrival jitter the rate limiter forgives
+    RATE_JITTER = 0.0  # seconds of arrival jitter the limiter forgives: none, like a plain token bucket
 
     def __init__(self, sessions=200, seed=42, spelling='nested', rate_limit=0, rate_burst=30,
                  api_secret='s3cret-rest', api_key='k3y-rpc', oauth_client_id='cid',
@@ -1175,8 +1175,7 @@ class Simulator:
             now = time.monotonic()
             self.bucket = min(float(self.rate_burst), self.bucket + (now - self.bucket_time) * rate)
             self.bucket_time = now
-            # tolerate RATE_JITTER seconds of arrival jitter: a client that keeps the same bucket
-            # sees its requests delayed unevenly on the way, which would otherwise bunch them up
+            # strict by default (RATE_JITTER 0): clients must absorb their own arrival jitter
             if self.bucket >= 1.0 - rate * self.RATE_JITTER:
                 self.bucket -= 1.0
                 return None
