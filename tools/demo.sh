@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: start the ScreenConnect simulator with a sample fleet, run the main job against it
-# through the installed collection, stop the simulator. Nothing is installed on this machine.
+# through the installed collection (ANSIBLE_COLLECTIONS_PATH from the Makefile), stop the
+# simulator. Nothing is installed on this machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=$(mktemp -d)
@@ -11,7 +12,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python tools/simulator/screenconnect_sim.py --sessions 40 --seed 2026 --rate-limit 120 --rate-burst 20 \
+python tools/simulator/screenconnect_sim.py --sessions 40 --seed 2026 --rate-limit 120 --rate-burst 30 \
     --port 0 --port-file "$work/url" >"$work/simulator.log" 2>&1 &
 sim_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done
@@ -22,7 +23,13 @@ export SCREENCONNECT_SERVER_URL
 export SCREENCONNECT_API_SECRET=s3cret-rest
 export SCREENCONNECT_RATE_LIMIT=120
 export XDG_CACHE_HOME="$work/cache"   # the shared rate-limit state stays in the demo's temp dir
+export ANSIBLE_HOME="$work/ansible" ANSIBLE_LOCAL_TEMP="$work/ansible/tmp" ANSIBLE_NOCOLOR=1
 echo "== ScreenConnect simulator at $SCREENCONNECT_SERVER_URL (40 sessions, 120 requests/min)"
 
-echo "== The fleet, read through msp.screenconnect's client in one GetSessionsByFilter call"
-python tools/demo/list_fleet.py
+echo
+echo "== ansible-inventory --graph: every Access session a host, grouped by Company, Site, Tag, state and OS"
+ansible-inventory -i tools/demo/screenconnect.yml --graph
+
+echo
+echo "== ansible-playbook tools/demo/demo.yml: change a Tag with diff, run a command and print its output"
+ansible-playbook -i tools/demo/screenconnect.yml tools/demo/demo.yml
