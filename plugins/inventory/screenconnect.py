@@ -187,6 +187,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def _fetch(self):
         try:
             client = _client.from_options(self.get_option)
+            for warning in client.warnings:
+                self.display.warning('msp.screenconnect.screenconnect: %s' % warning)
             return client.fetch_sessions_raw(self.get_option('filter'), self.get_option('session_type'))
         except (_client.ConfigError, _client.ScreenConnectError) as error:
             raise AnsibleError('msp.screenconnect.screenconnect: %s' % error)
@@ -242,6 +244,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             for prop, value in session['properties'].items():
                 hostvars['screenconnect_%s' % prop] = value
             if NEEDS_UNSAFE:
+                # The host name too: ansible-core < 2.19 templates inventory_hostname when a
+                # play reads it, so a session named "{{ lookup('pipe', ...) }}" would run.
+                name = wrap_var(name)
                 hostvars = wrap_var(hostvars)
             inventory.add_host(name)
             for var, value in hostvars.items():
