@@ -1,0 +1,396 @@
+"""The inventory plugin through real ansible-inventory and ansible-playbook runs against the simulator.
+
+The fleet is fixed (40 sessions, seed 2026), so `ansible-inventory --list` is compared with a golden
+file. Regenerate it after an intended change with UPDATE_GOLDEN=1 and read the diff:
+
+    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/integration/test_inventory.py -q
+
+The template-injection test also runs on ansible-core 2.16, the oldest supported release, from a
+second virtual environment at build/venv-2.16 (created on first use with pip, then reused).
+"""
+
+import json
+import os
+import shutil
+import sys
+
+import pytest
+
+from conftest import BIN, REPO, SECRET, run
+from screenconnect_sim import Simulator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN_DIR = os.path.join(HERE, 'inventory')
+GOLDEN_LIST = os.path.join(GOLDEN_DIR, 'golden_list.json')
+GOLDEN_GRAPH = os.path.join(GOLDEN_DIR, 'golden_graph.txt')
+ENV_ONLY_CONFIG = os.path.join(GOLDEN_DIR, 'screenconnect.yml')
+UPDATE = os.environ.get('UPDATE_GOLDEN') == '1'
+SEED = 2026
+SESSIONS = 40
+API_KEY = 'k3y-rpc'
+PLUGIN = 'msp.screenconnect.screenconnect'
+VENV_216 = os.path.join(REPO, 'build', 'venv-2.16')
+# The session with this company is in the generated fleet of seed 2026 (WS-00017, WS-00034).
+LOOKUP_COMPANY = "{{ lookup('pipe','id') }} Ltd"
+LOOKUP_GROUP = 'company____lookup__pipe___id______ltd'
+
+
+@pytest.fixture(scope='module')
+def sim():
+    """Overrides the shared fixture: the golden file's fleet. Tests here never add sessions to it."""
+    simulator = Simulator(sessions=SESSIONS, seed=SEED, api_secret=SECRET, api_key=API_KEY)
+    simulator.start()
+    yield simulator
+    simulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def fresh(sim):
+    sim.reset()
+    sim.configure(spelling='nested', allowed_origin=None, omit_active_connections=False)
+
+
+@pytest.fixture(scope='session')
+def core216(installed_collection, tmp_path_factory):
+    """ansible-core 2.16 in build/venv-2.16 (kept between runs) with the same artifact installed."""
+    bin_dir = os.path.join(VENV_216, 'bin')
+    ready = os.path.join(VENV_216, '.ready')
+    if not os.path.exists(ready):
+        shutil.rmtree(VENV_216, ignore_errors=True)
+        run([sys.executable, '-m', 'venv', VENV_216])
+        run([os.path.join(bin_dir, 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
+             'ansible-core==2.16.*', 'requests'])
+        with open(ready, 'w') as handle:
+            handle.write('ansible-core 2.16 for tests/integration/test_inventory.py\n')
+    path = str(tmp_path_factory.mktemp('collections-2.16'))
+    run([os.path.join(bin_dir, 'ansible-galaxy'), 'collection', 'install', '--force', '-p', path,
+         installed_collection['artifact']])
+    return {'bin': bin_dir, 'path': path}
+
+
+@pytest.fixture(params=['2.19', '2.16'])
+def core(request, installed_collection):
+    """(bin directory, collections path) of the newest and the oldest supported ansible-core."""
+    if request.param == '2.19':
+        return {'name': '2.19', 'bin': BIN, 'path': installed_collection['path']}
+    return dict(request.getfixturevalue('core216'), name='2.16')
+
+
+def core_env(env, core):
+    return dict(env, PATH=core['bin'] + os.pathsep + env['PATH'], ANSIBLE_COLLECTIONS_PATH=core['path'])
+
+
+def write_config(directory, text, name='screenconnect.yml'):
+    path = directory / name
+    path.write_text(text)
+    return str(path)
+
+
+def inventory(env, source, *args, check=True, bin_dir=BIN):
+    # A source the plugin cannot parse fails the command instead of giving an empty inventory.
+    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED='true')
+    return run([os.path.join(bin_dir, 'ansible-inventory'), '-i', source] + list(args), env=env, check=check)
+
+
+def inventory_list(env, source, *args, bin_dir=BIN):
+    return json.loads(inventory(env, source, '--list', *args, bin_dir=bin_dir).stdout)
+
+
+def api_calls(sim):
+    return [entry['method'] for entry in sim.requests if entry['api'] in ('rest', 'rpc')]
+
+
+def unwrap(value):
+    """Drop the {"__ansible_unsafe": x} markers, to compare outputs of two ansible-core releases."""
+    if isinstance(value, dict):
+        if set(value) == {'__ansible_unsafe'}:
+            return value['__ansible_unsafe']
+        return dict((key, unwrap(item)) for key, item in value.items() if key != 'profile')
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
+
+
+def groups_of(listing):
+    """{group: sorted hosts} of an ansible-inventory --list answer (children left out)."""
+    return dict((name, sorted(unwrap(body.get('hosts', [])))) for name, body in listing.items()
+                if name != '_meta' and body.get('hosts'))
+
+
+def compare_golden(path, text):
+    if UPDATE:
+        with open(path, 'w') as handle:
+            handle.write(text)
+    with open(path) as handle:
+        assert text == handle.read(), 'output differs from %s (UPDATE_GOLDEN=1 rewrites it)' % path
+
+
+# ---- golden output -----------------------------------------------------------------------------
+
+def test_env_only_config_matches_golden_list(ansible_env, sim):
+    with open(ENV_ONLY_CONFIG) as handle:
+        assert handle.read().strip() == 'plugin: %s' % PLUGIN  # connection only from SCREENCONNECT_*
+    listing = inventory_list(ansible_env, ENV_ONLY_CONFIG)
+    assert api_calls(sim) == ['GetSessionsByFilter']
+    assert sim.requests[0]['args'] == ["SessionType = 'Access'"]
+    compare_golden(GOLDEN_LIST, json.dumps(listing, indent=2, sort_keys=True, ensure_ascii=False) + '\n')
+
+    hostvars = listing['_meta']['hostvars']
+    groups = groups_of(listing)
+    # 40 sessions: 1 Meeting, 1 Support, 3 ended and the older duplicate of WS-00028 are left out.
+    assert len(hostvars) == 34
+    assert not [name for name in hostvars if name.startswith(('Ticket', 'Meeting'))]
+    assert not set(hostvars) & {'WS-00020', 'WS-00033', 'LNX-00036'}  # IsEnded
+    assert unwrap(hostvars['WS-00028']['screenconnect_session_id']).startswith('6d59da66')  # the newer one
+    # Blank names fall back to the machine name; a never-connected agent keeps its session name.
+    assert unwrap(hostvars['LNX-00014']['screenconnect_name']) == ''
+    assert 'NEW-00004' in hostvars and unwrap(hostvars['NEW-00004']['screenconnect_guest']['machine_name']) == ''
+    assert unwrap(hostvars['WS-00017']['screenconnect_company']) == LOOKUP_COMPANY
+    assert groups[LOOKUP_GROUP] == ['WS-00017', 'WS-00034']
+    # 'web, staging' and 'web,prod' split on the separator.
+    assert {'tag_web', 'tag_prod', 'tag_staging', 'tag_db', 'tag_kiosk'} <= set(groups)
+    assert 'MAC-00006' in groups['tag_web'] and 'MAC-00006' in groups['tag_staging']
+    assert {'company_o_reilly___sons', 'company_cafe_muller', 'company_umbrella__eu_', 'site_branch_1'} <= set(groups)
+    assert not [name for name in groups if name in ('company_', 'site_', 'tag_')]
+    assert set(groups['screenconnect_online']).isdisjoint(groups['screenconnect_offline'])
+    assert len(groups['screenconnect_online']) + len(groups['screenconnect_offline']) == 34
+    assert len(groups['os_windows']) + len(groups['os_linux']) + len(groups['os_macos']) == 33  # NEW-00004: none
+
+
+def test_graph_matches_golden_and_runs_are_stable(ansible_env, sim):
+    first = inventory(ansible_env, ENV_ONLY_CONFIG, '--graph').stdout
+    compare_golden(GOLDEN_GRAPH, first)
+    assert inventory(ansible_env, ENV_ONLY_CONFIG, '--graph').stdout == first
+    with open(GOLDEN_LIST) as handle:
+        assert inventory_list(ansible_env, ENV_ONLY_CONFIG) == json.load(handle)
+
+
+def test_session_manager_api_gives_the_same_inventory(ansible_env, sim):
+    env = dict(ansible_env, SCREENCONNECT_API='session_manager', SCREENCONNECT_API_KEY=API_KEY)
+    del env['SCREENCONNECT_API_SECRET']
+    listing = inventory_list(env, ENV_ONLY_CONFIG)
+    assert api_calls(sim) == ['GetSessions']
+    assert sim.requests[0]['args'] == {'sessionFilter': {'SessionType': 2}}
+    with open(GOLDEN_LIST) as handle:
+        golden = json.load(handle)
+    assert groups_of(listing) == groups_of(golden)
+    assert listing == golden
+
+
+@pytest.mark.parametrize('spelling', ['flat', 'seed'])
+def test_other_guest_spellings_give_the_same_inventory(ansible_env, sim, spelling):
+    sim.configure(spelling=spelling, omit_active_connections=True)
+    with open(GOLDEN_LIST) as handle:
+        golden = json.load(handle)
+    assert inventory_list(ansible_env, ENV_ONLY_CONFIG) == golden
+
+
+# ---- cache -------------------------------------------------------------------------------------
+
+CACHED = '''plugin: msp.screenconnect.screenconnect
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: %(cache)s
+cache_timeout: 3600
+'''
+
+
+def test_cache_hit_makes_no_call_and_gives_the_same_inventory(ansible_env, sim, tmp_path):
+    cache = tmp_path / 'inventory-cache'
+    config = write_config(tmp_path, CACHED % {'cache': cache})
+    first = inventory_list(ansible_env, config)
+    assert api_calls(sim) == ['GetSessionsByFilter']
+    with open(GOLDEN_LIST) as handle:
+        assert first == json.load(handle)
+
+    sim.reset()
+    assert inventory_list(ansible_env, config) == first
+    assert inventory(ansible_env, config, '--graph').stdout == inventory(ansible_env, ENV_ONLY_CONFIG, '--graph').stdout
+    assert api_calls(sim) == ['GetSessionsByFilter']  # only the uncached --graph above
+
+    sim.reset()
+    assert inventory_list(ansible_env, config, '--flush-cache') == first
+    assert api_calls(sim) == ['GetSessionsByFilter']
+
+    files = [path for path in cache.rglob('*') if path.is_file()]
+    assert len(files) == 1 and 'msp.screenconnect_' in files[0].name
+    for path in files:
+        assert SECRET not in path.read_text()
+
+
+def test_cache_keys_differ_by_filter_and_credentials(ansible_env, sim, tmp_path):
+    cache = tmp_path / 'inventory-cache'
+    acme = write_config(tmp_path, CACHED % {'cache': cache} + 'filter: "CustomProperty1 = \'Acme Corp\'"\n',
+                        'acme.screenconnect.yml')
+    reilly = write_config(tmp_path, CACHED % {'cache': cache} + 'filter: "CustomProperty1 = \'O\'\'Reilly & Sons\'"\n',
+                          'reilly.screenconnect.yml')
+    first_acme = inventory_list(ansible_env, acme)
+    first_reilly = inventory_list(ansible_env, reilly)
+    assert api_calls(sim) == ['GetSessionsByFilter', 'GetSessionsByFilter']
+    assert [entry['args'] for entry in sim.requests] == [
+        ["(SessionType = 'Access') AND (CustomProperty1 = 'Acme Corp')"],
+        ["(SessionType = 'Access') AND (CustomProperty1 = 'O''Reilly & Sons')"]]
+    acme_hosts = set(first_acme['_meta']['hostvars'])
+    reilly_hosts = set(first_reilly['_meta']['hostvars'])
+    assert acme_hosts and reilly_hosts and not acme_hosts & reilly_hosts
+    assert set(groups_of(first_acme)) >= {'company_acme_corp'} and 'company_o_reilly___sons' not in first_acme
+
+    sim.reset()
+    assert inventory_list(ansible_env, acme) == first_acme
+    assert inventory_list(ansible_env, reilly) == first_reilly
+    assert api_calls(sim) == []
+    assert len([path for path in cache.rglob('*') if path.is_file()]) == 2
+
+    # Another credential (the Session Manager API key) is another key: no answer of the REST secret.
+    env = dict(ansible_env, SCREENCONNECT_API='session_manager', SCREENCONNECT_API_KEY=API_KEY)
+    inventory_list(env, acme)
+    assert api_calls(sim) == ['GetSessions']
+    for path in cache.rglob('*'):
+        if path.is_file():
+            text = path.read_text()
+            assert SECRET not in text and API_KEY not in text
+
+
+# ---- compose, keyed_groups, groups ---------------------------------------------------------------
+
+def test_compose_keyed_groups_and_groups(ansible_env, sim, tmp_path):
+    config = write_config(tmp_path, '''plugin: msp.screenconnect.screenconnect
+compose:
+  ansible_host: screenconnect_guest.private_ip
+keyed_groups:
+  - key: screenconnect_guest.domain
+    prefix: domain
+groups:
+  windows_online: screenconnect_guest.os_family == 'windows' and screenconnect_online
+''', 'compose.screenconnect.yml')
+    listing = inventory_list(ansible_env, config)
+    hostvars = listing['_meta']['hostvars']
+    groups = groups_of(listing)
+    assert unwrap(hostvars['WS-00017']['ansible_host']) == '10.0.0.17'
+    assert all(unwrap(hostvars[name]['ansible_host']) == unwrap(hostvars[name]['screenconnect_guest']['private_ip'])
+               for name in hostvars)
+    windows = set(groups['os_windows'])
+    assert set(groups['domain_CORP']) | set(groups['domain_WORKGROUP']) == windows  # keyed_groups keeps case
+    assert set(groups['windows_online']) == windows & set(groups['screenconnect_online'])
+    # The default groups are still there.
+    with open(GOLDEN_LIST) as handle:
+        golden_groups = groups_of(json.load(handle))
+    assert dict((name, hosts) for name, hosts in groups.items() if name in golden_groups) == golden_groups
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+def failing_inventory(env, config):
+    env = dict(env, ANSIBLE_INVENTORY_UNPARSED_FAILED='true')
+    result = inventory(env, config, '--list', check=False)
+    assert result.returncode != 0, result.stdout
+    assert 'Traceback' not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith(PLUGIN + ': ')]
+    assert lines, result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize('case,expected', [
+    ('wrong secret', 'GetSessionsByFilter failed: HTTP 401'),
+    ('origin', 'GetSessionsByFilter failed: HTTP 403'),
+    ('missing method', "this server's RESTful API Manager has no method GetSessionsByFilter: update the extension"),
+    ('html', 'GetSessionsByFilter: expected JSON, got text/html'),
+])
+def test_errors_are_one_clear_line(ansible_env, sim, case, expected):
+    env = ansible_env
+    if case == 'wrong secret':
+        env = dict(ansible_env, SCREENCONNECT_API_SECRET='not-the-secret-0000')
+    elif case == 'origin':
+        sim.configure(allowed_origin='https://control.example.com')
+    elif case == 'missing method':
+        sim.set_faults([{'method': 'GetSessionsByFilter', 'kind': 'status', 'status': 500,
+                         'body': 'Web method does not exist', 'times': -1}])
+    else:
+        sim.set_faults([{'method': 'GetSessionsByFilter', 'kind': 'html', 'times': -1}])
+    line = failing_inventory(env, ENV_ONLY_CONFIG)
+    assert expected in line
+    assert SECRET not in line and 'not-the-secret-0000' not in line
+    # Never retried: a 401/403/missing method/login page does not get better by asking again.
+    assert api_calls(sim) == ['GetSessionsByFilter']
+
+
+def test_missing_server_url_is_reported_before_any_call(ansible_env, sim):
+    env = dict(ansible_env, ANSIBLE_INVENTORY_UNPARSED_FAILED='true')
+    del env['SCREENCONNECT_SERVER_URL']
+    result = inventory(env, ENV_ONLY_CONFIG, '--list', check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    # The doc fragment marks server_url required, so ansible-core's own message comes first.
+    assert "Required config 'server_url'" in result.stderr
+    assert api_calls(sim) == []
+
+
+def test_other_file_names_are_not_claimed(ansible_env, sim, tmp_path):
+    config = write_config(tmp_path, 'plugin: %s\n' % PLUGIN, 'hosts.yml')
+    env = dict(ansible_env, ANSIBLE_INVENTORY_ENABLED=PLUGIN, ANSIBLE_INVENTORY_UNPARSED_FAILED='true')
+    result = inventory(env, config, '--list', check=False)
+    assert result.returncode != 0
+    # verify_file said no: ansible-core only reports the source as unparsed.
+    assert 'Traceback' not in result.stderr and PLUGIN + ':' not in result.stderr
+    assert 'Unable to parse %s as an inventory source' % config in result.stderr
+    assert api_calls(sim) == []
+
+
+# ---- untrusted text ------------------------------------------------------------------------------
+
+PLAYBOOK = '''- hosts: "%(pattern)s"
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: the variable
+      ansible.builtin.debug:
+        var: screenconnect_company
+    - name: the variable in a template
+      ansible.builtin.debug:
+        msg: "<{{ screenconnect_company }}|{{ screenconnect_tag }}|{{ inventory_hostname }}|{{ screenconnect_name }}>"
+'''
+
+
+def test_template_text_in_sessions_is_never_run(ansible_env, core, tmp_path):
+    """Company, tag and name strings holding {{ lookup('pipe', ...) }} come out raw on 2.16 and 2.19."""
+    markers = dict((part, tmp_path / ('ran-%s' % part)) for part in ('name', 'company', 'tag'))
+    lookup = "{{ lookup('pipe','touch %s') }}"
+    simulator = Simulator(sessions=SESSIONS, seed=SEED, api_secret=SECRET)
+    simulator.start()
+    try:
+        simulator.add_session(name=lookup % markers['name'], os='linux',
+                              custom_properties=[lookup % markers['company'], 'Injection Lab',
+                                                 'web,' + lookup % markers['tag']])
+        env = core_env(dict(ansible_env, SCREENCONNECT_SERVER_URL=simulator.url), core)
+        book = tmp_path / 'play.yml'
+        book.write_text(PLAYBOOK % {'pattern': '%s:site_injection_lab' % LOOKUP_GROUP})
+        config = write_config(tmp_path, 'plugin: %s\n' % PLUGIN)
+        result = run([os.path.join(core['bin'], 'ansible-playbook'), '-i', config, str(book)], env=env)
+        listing = inventory_list(env, config, bin_dir=core['bin'])
+    finally:
+        simulator.stop()
+
+    assert not [str(path) for path in markers.values() if path.exists()], result.stdout
+    out = result.stdout
+    assert '"screenconnect_company": "%s"' % LOOKUP_COMPANY in out
+    assert '"msg": "<%s|web,prod|WS-00017|WS-00017>"' % LOOKUP_COMPANY in out
+    name = lookup % markers['name']
+    assert '"screenconnect_company": "%s"' % (lookup % markers['company']) in out
+    assert '"msg": "<%s|web,%s|%s|%s>"' % (lookup % markers['company'], lookup % markers['tag'], name, name) in out
+    assert 'uid=' not in out
+    assert 'ok=2' in out and 'failed=0' in out
+
+    hostvars = listing['_meta']['hostvars']
+    assert name in hostvars and unwrap(hostvars[name]['screenconnect_company']) == lookup % markers['company']
+    assert 'tag_web' in listing and 'site_injection_lab' in listing
+    if core['name'] == '2.16':
+        # Marked unsafe by the plugin (2.19 marks every inventory string itself).
+        assert hostvars['WS-00017']['screenconnect_company'] == {'__ansible_unsafe': LOOKUP_COMPANY}
+        assert hostvars[name]['screenconnect_guest']['os_name'] == {'__ansible_unsafe': 'Ubuntu 22.04.4 LTS'}
+
+
+def test_oldest_core_lists_the_same_inventory(ansible_env, sim, core216):
+    env = core_env(ansible_env, core216)
+    listing = inventory_list(env, ENV_ONLY_CONFIG, bin_dir=core216['bin'])
+    with open(GOLDEN_LIST) as handle:
+        assert unwrap(listing) == unwrap(json.load(handle))
+
