@@ -393,4 +393,3 @@ def test_oldest_core_lists_the_same_inventory(ansible_env, sim, core216):
     listing = inventory_list(env, ENV_ONLY_CONFIG, bin_dir=core216['bin'])
     with open(GOLDEN_LIST) as handle:
         assert unwrap(listing) == unwrap(json.load(handle))
-
