@@ -96,6 +96,7 @@ cache_timeout: 900
 
 import hashlib
 import json
+import os
 import re
 import unicodedata
 
@@ -191,7 +192,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
     def verify_file(self, path):
         """True for screenconnect.yml / *.screenconnect.yaml; never raises."""
         try:
-            return bool(_FILE_NAME.search(to_text(path))) and super(InventoryModule, self).verify_file(path)
+            return (bool(_FILE_NAME.search(to_text(path))) and os.path.isfile(path)
+                    and super(InventoryModule, self).verify_file(path))
         except Exception:
             return False
 
