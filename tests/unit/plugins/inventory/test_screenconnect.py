@@ -59,3 +59,37 @@ def test_verify_file_never_raises(tmp_path, path, ok):
         real.write_text('plugin: msp.screenconnect.screenconnect\n')
         path = str(real)
     assert module.verify_file(path) is ok
+
+
+def raw_session(session_id, name, company='', ended=False, seen='2026-07-01T10:00:00.1234567Z'):
+    return {'SessionID': session_id, 'SessionType': 2, 'Name': name, 'IsEnded': ended,
+            'CustomPropertyValues': [company, 'HQ', 'web,prod', '', '', '', '', ''], 'GuestInfoUpdateTime': seen,
+            'GuestInfo': {'MachineName': name or 'M-1', 'OperatingSystemName': 'Ubuntu 22.04.4 LTS'},
+            'ActiveConnections': [{'ProcessType': 2}]}
+
+
+def test_build_hosts_one_pass():
+    raw = [raw_session('11111111-0000-0000-0000-000000000001', 'WS-1', company="O'Reilly & Sons"),
+           raw_session('11111111-0000-0000-0000-000000000002', '', ended=True),
+           raw_session('11111111-0000-0000-0000-000000000003', ''),
+           {'no': 'session id'}, 'not even a dict']
+    hosts = plugin.build_hosts(raw, 'rest', {'company': 1, 'site': 2, 'tag': 3}, ['name', 'machine_name', 'session_id'],
+                               'newest', ['company', 'site', 'tag'], ',')
+    assert [name for name, _hostvars, _groups in hosts] == ['WS-1', 'M-1']
+    name, hostvars, groups = hosts[0]
+    assert hostvars['screenconnect_company'] == "O'Reilly & Sons" and hostvars['screenconnect_site'] == 'HQ'
+    assert hostvars['screenconnect_guest']['os_family'] == 'linux' and hostvars['screenconnect_online'] is True
+    assert hostvars['screenconnect_last_seen'] == '2026-07-01T10:00:00Z'
+    assert groups == ['company_o_reilly___sons', 'site_hq', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
+    assert hosts[1][2] == ['site_hq', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
+
+
+@pytest.mark.parametrize('path', [b'/inv/screenconnect.yml', 12, '/does/not/exist/screenconnect.yml', '/'])
+def test_verify_file_odd_input(path):
+    assert plugin.InventoryModule().verify_file(path) is False
+
+
+def test_verify_file_directory_named_like_a_config(tmp_path):
+    directory = tmp_path / 'screenconnect.yml'
+    directory.mkdir()
+    assert plugin.InventoryModule().verify_file(str(directory)) is False
