@@ -69,6 +69,11 @@ options:
       - If not set, the environment variable E(SCREENCONNECT_VALIDATE_CERTS) is used.
     type: bool
     default: true
+  ca_path:
+    description:
+      - PEM file of the CA that signed the server's certificate (a private CA of an on-premises server).
+      - If not set, the environment variable E(SCREENCONNECT_CA_PATH) is used.
+    type: path
   timeout:
     description:
       - Seconds to wait for each HTTP request.
@@ -169,6 +174,12 @@ options:
     default: true
     env:
       - name: SCREENCONNECT_VALIDATE_CERTS
+  ca_path:
+    description:
+      - PEM file of the CA that signed the server's certificate.
+    type: path
+    env:
+      - name: SCREENCONNECT_CA_PATH
   timeout:
     description:
       - Seconds to wait for each HTTP request.

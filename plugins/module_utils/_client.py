@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import os
 import random
 import re
 import time
@@ -50,6 +51,7 @@ CONNECTION_OPTIONS = (
     ('oauth_client_id', 'str', None, 'SCREENCONNECT_OAUTH_CLIENT_ID', False),
     ('oauth_client_secret', 'str', None, 'SCREENCONNECT_OAUTH_CLIENT_SECRET', True),
     ('validate_certs', 'bool', True, 'SCREENCONNECT_VALIDATE_CERTS', False),
+    ('ca_path', 'path', None, 'SCREENCONNECT_CA_PATH', False),
     ('timeout', 'float', 30, None, False),
     ('rate_limit', 'float', 30, 'SCREENCONNECT_RATE_LIMIT', False),
     ('rate_burst', 'int', 30, None, False),
@@ -105,6 +107,10 @@ def validate_options(options):
         elif not oauth and not options.get('api_key'):
             problems.append("api 'session_manager' needs api_key (SCREENCONNECT_API_KEY) or the three "
                             'oauth_token_url, oauth_client_id and oauth_client_secret')
+    ca_path = options.get('ca_path')
+    if ca_path and not os.path.exists(ca_path):
+        problems.append('ca_path %s does not exist: give the PEM file of the CA that signed the server certificate'
+                        % ca_path)
     extension_id = options.get('extension_id')
     if extension_id and not _sessions.is_session_id(extension_id):
         problems.append('extension_id %r is not a GUID: leave it unset for the RESTful API Manager (%s)'
@@ -166,7 +172,16 @@ class ScreenConnectClient:
         # Counters a module or benchmark can report.
         self.stats = {'requests': 0, 'retries': 0, 'rate_limited': 0, 'waited': 0.0}
         self.http = requests.Session()
-        self.http.verify = merged['validate_certs']
+        # A CA bundle verifies a private CA's certificate; validate_certs: false skips the check.
+        # Passed with every request: a session's own verify loses to REQUESTS_CA_BUNDLE.
+        self.verify = (merged['ca_path'] or True) if merged['validate_certs'] else False
+        # Things the caller should tell the user (a module warns, a plugin displays them).
+        self.warnings = []
+        if self.server_url.startswith('http://'):
+            self.warnings.append('server_url %s is plain http: the API secret and all answers cross the network '
+                                 'unencrypted; use https' % self.server_url)
+        if not merged['validate_certs']:
+            self.warnings.append('validate_certs is false: the server certificate is not checked')
         self.http.headers['User-Agent'] = USER_AGENT
 
     # ---- secrets never leave ---------------------------------------------------------------
@@ -224,14 +239,14 @@ class ScreenConnectClient:
             self.stats['waited'] += waited
             self.stats['requests'] += 1
             try:
-                response = self.http.request(http_method, url, timeout=self.timeout, **kwargs)
+                response = self.http.request(http_method, url, timeout=self.timeout, verify=self.verify, **kwargs)
             except requests.exceptions.ConnectTimeout as exc:
                 # Nothing was sent: safe to try again whatever the request is.
                 error = self._transport_error(label, 'could not connect (timeout)', exc, may_have_run=False)
             except requests.exceptions.SSLError as exc:
                 raise ScreenConnectError(
-                    '%s: TLS certificate of %s could not be verified (%s). Install the CA certificate, '
-                    'or set validate_certs: false for a test server' % (label, self.server_url, self.redact(exc)),
+                    '%s: the TLS certificate of %s could not be verified (%s): give its CA in ca_path, '
+                    'or set validate_certs: false for a test server' % (label, self.server_url, _ssl_reason(exc)),
                     method=label)
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
                 error = self._transport_error(label, 'no answer within %ss or connection lost' % self.timeout,
@@ -440,6 +455,12 @@ class ScreenConnectClient:
         if isinstance(raw, list):
             raw = raw[0] if raw else None
         return _sessions.normalize_session(raw, self.api, property_names) if raw else None
+
+
+def _ssl_reason(exc):
+    text = str(exc)
+    match = re.search(r'certificate verify failed: ([^(\])\'"]+)', text)
+    return 'certificate verify failed: %s' % match.group(1).strip() if match else type(exc).__name__
 
 
 def _server_message(response):

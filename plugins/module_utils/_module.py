@@ -42,14 +42,33 @@ class ScreenConnectModule(AnsibleModule):
         spec.update(argument_spec or {})
         super(ScreenConnectModule, self).__init__(argument_spec=spec, **kwargs)
 
+    _client = None
+
     def client(self, **kwargs):
         """The shared client from this module's options; fails the module on bad options."""
         if not _client.HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib('requests'), exception=str(_client.REQUESTS_IMPORT_ERROR))
         try:
-            return _client.from_options(self.params.get, **kwargs)
+            self._client = _client.from_options(self.params.get, **kwargs)
         except _client.ConfigError as error:
             self.fail_json(msg=str(error))
+        for warning in self._client.warnings:
+            self.warn(warning)
+        return self._client
+
+    def _with_api_stats(self, result):
+        # What the task cost against the server: requests, retries, 429s and seconds waited.
+        if self._client is not None and 'api_stats' not in result:
+            stats = dict(self._client.stats)
+            stats['waited'] = round(stats['waited'], 3)
+            result['api_stats'] = stats
+        return result
+
+    def exit_json(self, **kwargs):
+        super(ScreenConnectModule, self).exit_json(**self._with_api_stats(kwargs))
+
+    def fail_json(self, msg, **kwargs):
+        super(ScreenConnectModule, self).fail_json(msg=msg, **self._with_api_stats(kwargs))
 
     def fail_from_error(self, error, **result):
         """Fail with the server's status, method and message (never the secret)."""

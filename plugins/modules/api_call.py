@@ -59,6 +59,23 @@ result:
   description: The server's answer, parsed; null for methods that answer nothing.
   returned: success, except for methods skipped in check mode
   type: raw
+api_stats:
+  description: What the task cost against the server.
+  returned: when the module reached the point of talking to the server
+  type: dict
+  contains:
+    requests:
+      description: HTTP requests sent, retries included.
+      type: int
+    retries:
+      description: Requests sent again after a 429, 503 or a failed read.
+      type: int
+    rate_limited:
+      description: HTTP 429 answers received.
+      type: int
+    waited:
+      description: Seconds spent waiting for the shared rate limit and backoff.
+      type: float
 '''
 
 import re

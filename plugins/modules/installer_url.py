@@ -17,7 +17,7 @@ description:
     Every value is URL-encoded.
   - A pure function of its options. No secret is needed and nothing is sent, unless O(validate=true).
   - Accepts every connection option, so C(module_defaults) for the action group work; only
-    O(server_url), O(validate_certs) and O(timeout) are used.
+    O(server_url), O(validate_certs), O(ca_path) and O(timeout) are used.
 options:
   platform:
     description:
@@ -117,6 +117,23 @@ content_type:
   description: The Content-Type the server answered with.
   returned: when O(validate=true)
   type: str
+api_stats:
+  description: What the task cost against the server.
+  returned: when the module reached the point of talking to the server
+  type: dict
+  contains:
+    requests:
+      description: HTTP requests sent, retries included.
+      type: int
+    retries:
+      description: Requests sent again after a 429, 503 or a failed read.
+      type: int
+    rate_limited:
+      description: HTTP 429 answers received.
+      type: int
+    waited:
+      description: Seconds spent waiting for the shared rate limit and backoff.
+      type: float
 '''
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _installer, _sessions
@@ -129,7 +146,7 @@ def validate(module, url, platform):
         module.fail_json(msg='validate: true needs the Python library requests on the controller')
     try:
         response = _client.requests.get(url, stream=True, timeout=module.params['timeout'],
-                                        verify=module.params['validate_certs'],
+                                        verify=(module.params['ca_path'] or True) if module.params['validate_certs'] else False,
                                         headers={'User-Agent': _client.USER_AGENT})
         first = next(response.iter_content(64), b'')
         response.close()

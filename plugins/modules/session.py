@@ -113,6 +113,23 @@ created:
   description: Whether the session was created.
   returned: always
   type: bool
+api_stats:
+  description: What the task cost against the server.
+  returned: when the module reached the point of talking to the server
+  type: dict
+  contains:
+    requests:
+      description: HTTP requests sent, retries included.
+      type: int
+    retries:
+      description: Requests sent again after a 429, 503 or a failed read.
+      type: int
+    rate_limited:
+      description: HTTP 429 answers received.
+      type: int
+    waited:
+      description: Seconds spent waiting for the shared rate limit and backoff.
+      type: float
 '''
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError

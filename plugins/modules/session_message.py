@@ -104,6 +104,23 @@ results:
       description: What went wrong for this session.
       type: str
       returned: on failure
+api_stats:
+  description: What the task cost against the server.
+  returned: when the module reached the point of talking to the server
+  type: dict
+  contains:
+    requests:
+      description: HTTP requests sent, retries included.
+      type: int
+    retries:
+      description: Requests sent again after a 429, 503 or a failed read.
+      type: int
+    rate_limited:
+      description: HTTP 429 answers received.
+      type: int
+    waited:
+      description: Seconds spent waiting for the shared rate limit and backoff.
+      type: float
 """
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
