@@ -151,7 +151,8 @@ class ScreenConnectClient:
                               '(pip install requests): %s' % REQUESTS_IMPORT_ERROR)
         defaults = dict((name, default) for name, _type, default, _env, _secret in CONNECTION_OPTIONS)
         merged = dict(defaults)
-        merged.update((key, value) for key, value in options.items() if value is not None)
+        # None and '' both mean "not set" (an AWX credential injects its empty fields as '').
+        merged.update((key, value) for key, value in options.items() if value is not None and value != '')
         problems = validate_options(merged)
         if problems:
             raise ConfigError('; '.join(problems))

@@ -13,9 +13,20 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible.module_utils.basic import AnsibleModule, env_fallback, missing_required_lib
+import os
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _sessions
+
+
+def _env_fallback_nonempty(*names):
+    """Like env_fallback, but an empty variable counts as unset (AWX injects empty fields)."""
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    raise AnsibleFallbackNotFound
 
 
 def connection_argument_spec():
@@ -25,7 +36,7 @@ def connection_argument_spec():
         if default is not None:
             option['default'] = default
         if env:
-            option['fallback'] = (env_fallback, [env])
+            option['fallback'] = (_env_fallback_nonempty, [env])
         option['no_log'] = secret  # explicit, so names like oauth_token_url are not mistaken for secrets
         if name == 'api':
             option['choices'] = list(_client.APIS)

@@ -304,3 +304,14 @@ def test_wrong_secret_is_one_clear_line_without_the_secret(play, sim):
     result = play('msp.screenconnect.session_info: {}', '-vvv', SCREENCONNECT_API_SECRET='wrong-secret-123')
     assert result['failed'] and result['status'] == 401 and 'CTRLAuthHeader' in result['msg']
     assert 'wrong-secret-123' not in result['_stdout']
+
+
+def test_empty_environment_variables_count_as_unset(play, sim):
+    """An AWX credential injects its empty fields as empty variables."""
+    empty = dict((name, '') for name in (
+        'SCREENCONNECT_API', 'SCREENCONNECT_ORIGIN', 'SCREENCONNECT_API_KEY', 'SCREENCONNECT_OAUTH_TOKEN_URL',
+        'SCREENCONNECT_OAUTH_CLIENT_ID', 'SCREENCONNECT_OAUTH_CLIENT_SECRET', 'SCREENCONNECT_EXTENSION_ID',
+        'SCREENCONNECT_RATE_LIMIT', 'SCREENCONNECT_VALIDATE_CERTS', 'SCREENCONNECT_CA_PATH'))
+    result = play('msp.screenconnect.session_info: {}', **empty)
+    assert not result.get('failed'), result
+    assert result['sessions']
