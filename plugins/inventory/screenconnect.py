@@ -150,15 +150,30 @@ def pick_hosts(sessions, keys, duplicates):
     return hosts
 
 
-def default_groups(session, group_by, tag_separator):
+def _property_groups(name, value, tag_separator):
+    values = value.split(tag_separator) if name == 'tag' and tag_separator else [value]
     groups = []
+    for item in values:
+        safe = safe_group_name(item)
+        if safe.strip('_'):
+            groups.append('%s_%s' % (name, safe))
+    return groups
+
+
+def default_groups(session, group_by, tag_separator, memo=None):
+    """The default groups of one session. `memo` (a dict) keeps the names of values seen before:
+    a fleet has few distinct companies, sites and tags, and making a name safe is the costly part."""
+    groups = []
+    properties = session['properties']
     for name in group_by:
-        value = session['properties'].get(name, '')
-        values = value.split(tag_separator) if name == 'tag' and tag_separator else [value]
-        for item in values:
-            safe = safe_group_name(item)
-            if safe.strip('_'):
-                groups.append('%s_%s' % (name, safe))
+        value = properties.get(name, '')
+        if memo is None:
+            groups.extend(_property_groups(name, value, tag_separator))
+            continue
+        names = memo.get((name, value))
+        if names is None:
+            names = memo[(name, value)] = _property_groups(name, value, tag_separator)
+        groups.extend(names)
     groups.append('screenconnect_online' if session['online'] else 'screenconnect_offline')
     family = session['guest']['os_family']
     if family != 'unknown':
@@ -177,11 +192,12 @@ def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_
         if not session['is_ended']:
             sessions.append(session)
     hosts = []
+    memo = {}
     for name, session in pick_hosts(sessions, hostnames, duplicates):
         hostvars = dict(('screenconnect_%s' % key, value) for key, value in session.items())
         for prop, value in session['properties'].items():
             hostvars['screenconnect_%s' % prop] = value
-        hosts.append((name, hostvars, default_groups(session, group_by, tag_separator)))
+        hosts.append((name, hostvars, default_groups(session, group_by, tag_separator, memo)))
     return hosts
 
 
@@ -237,9 +253,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raw = self._fetch()
         if update_cache:
             self._cache[key] = raw
-        self._populate(raw)
+        hosts = build_hosts(raw, self.get_option('api'), self.get_option('property_names'),
+                            self.get_option('hostnames'), self.get_option('duplicates'),
+                            self.get_option('group_by'), self.get_option('tag_separator'))
+        # Without a cache nothing else holds the raw answer (50k sessions: hundreds of MB of
+        # objects): let it go before ansible-core gets the hosts; measured 0.9 s less at 50k.
+        raw = None
+        self._populate(hosts)
 
-    def _populate(self, raw_sessions):
+    def _populate(self, hosts):
         inventory = self.inventory
         strict = self.get_option('strict')
         compose = self.get_option('compose')
@@ -247,9 +269,6 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         keyed_groups = self.get_option('keyed_groups')
         constructed = compose or composed_groups or keyed_groups
         known_groups = set()
-        hosts = build_hosts(raw_sessions, self.get_option('api'), self.get_option('property_names'),
-                            self.get_option('hostnames'), self.get_option('duplicates'),
-                            self.get_option('group_by'), self.get_option('tag_separator'))
         for name, hostvars, groups in hosts:
             if NEEDS_UNSAFE:
                 # The host name too: ansible-core < 2.19 templates inventory_hostname when a
