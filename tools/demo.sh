@@ -33,3 +33,12 @@ ansible-inventory -i tools/demo/screenconnect.yml --graph
 echo
 echo "== ansible-playbook tools/demo/demo.yml: change a Tag with diff, run a command and print its output"
 ansible-playbook -i tools/demo/screenconnect.yml tools/demo/demo.yml
+
+echo
+echo "== ansible-playbook msp.screenconnect.deploy_agent --check: what the agent role would do here"
+# The fleet's hosts are sessions, not machines Ansible reaches: the role runs against this machine,
+# in check mode, so nothing is downloaded or installed.
+ansible-playbook msp.screenconnect.deploy_agent --check -i localhost, -c local \
+    -e ansible_python_interpreter="$(command -v python)" -e screenconnect_deploy_become=false \
+    -e screenconnect_agent_server_url="$SCREENCONNECT_SERVER_URL" -e screenconnect_agent_company=Acme \
+    -e screenconnect_agent_fact_path="$work/facts.d"

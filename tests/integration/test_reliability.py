@@ -1,7 +1,6 @@
 """Faults, hostile input and secrets, through real ansible-playbook runs against the simulator."""
 
 import json
-import os
 import socket
 import subprocess
 import time
@@ -222,7 +221,7 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize('module,options,option', INVALID, ids=['%s-%s' % (m, o) for m, o, _ in INVALID])
+@pytest.mark.parametrize('module,options,option', INVALID, ids=['%s-%s' % (m, o) for m, o, _option in INVALID])
 def test_invalid_values_refused_before_any_request(play, sim, module, options, option):
     result = play('msp.screenconnect.%s: {%s}' % (module, options))
     assert result['failed'] and option in result['msg'], result['msg']
