@@ -53,9 +53,10 @@ def fresh(sim):
 @pytest.fixture(scope='session')
 def core216(installed_collection, tmp_path_factory):
     """ansible-core 2.16 in build/venv-2.16 (kept between runs) with the same artifact installed."""
-    bin_dir = os.path.join(VENV_216, 'bin')
+    # `make test` hands over its own ansible-core 2.16 venv; otherwise one is made in build/.
+    bin_dir = os.environ.get('SCREENCONNECT_TEST_OLDEST_BIN') or os.path.join(VENV_216, 'bin')
     ready = os.path.join(VENV_216, '.ready')
-    if not os.path.exists(ready):
+    if not os.environ.get('SCREENCONNECT_TEST_OLDEST_BIN') and not os.path.exists(ready):
         shutil.rmtree(VENV_216, ignore_errors=True)
         run([sys.executable, '-m', 'venv', VENV_216])
         run([os.path.join(bin_dir, 'python'), '-m', 'pip', 'install', '--quiet', '--disable-pip-version-check',
