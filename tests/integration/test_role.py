@@ -310,3 +310,46 @@ def test_ansible_lint_and_syntax_check_cover_every_task_file(lint_tools, install
     deploy = run([os.path.join(BIN, 'ansible-playbook'), '--syntax-check', '-i', 'localhost,',
                   'msp.screenconnect.deploy_agent'], env=ansible_env, check=False)
     assert deploy.returncode == 0, deploy.stdout + deploy.stderr
+
+
+def test_private_temp_files_and_no_secret_left_behind(role, sim):
+    """The download lands in a 0700 directory as a file only root reads; -vvv output and every
+    file the role leaves hold no API secret."""
+    purge(sim)
+    for name in os.listdir(str(role.facts)):
+        os.remove(os.path.join(str(role.facts), name))
+    sim.add_session(name=NAME, online=True, os='linux', custom_properties=['Acme'])
+    sim.set_faults([{'method': 'download', 'kind': 'slow', 'seconds': 2}])
+    seen = {}
+
+    def watch():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not seen:
+            for name in leftovers(role):
+                path = os.path.join(str(role.temp), name)
+                try:
+                    seen['dir'] = os.stat(path).st_mode & 0o777
+                    seen['files'] = [os.stat(os.path.join(path, f)).st_mode & 0o777 for f in os.listdir(path)]
+                except OSError:
+                    continue
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    role.env.pop('SCREENCONNECT_API_SECRET', None)
+    result = role(options=['-vvv'], screenconnect_agent_verify_session=True, screenconnect_agent_api_secret=SECRET,
+                  screenconnect_agent_company='Acme', screenconnect_agent_verify_delay=1)
+    watcher.join(5)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert seen.get('dir') == 0o700, seen
+        assert not [mode for mode in seen.get('files', []) if mode & 0o002], seen  # nothing world-writable
+        assert SECRET not in result.stdout and SECRET not in result.stderr
+        assert leftovers(role) == []
+        for folder in (str(role.facts), str(role.temp)):
+            for root, _dirs, files in os.walk(folder):
+                for name in files:
+                    with open(os.path.join(root, name), 'rb') as handle:
+                        assert SECRET.encode() not in handle.read(), os.path.join(root, name)
+    finally:
+        purge(sim)
