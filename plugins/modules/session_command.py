@@ -63,24 +63,8 @@ options:
       - Fail for sessions whose guest is offline (the command stays queued on the server).
     type: bool
     default: false
-  session_id:
-    description:
-      - One session id or a list of them.
-    type: list
-    elements: str
-  name:
-    description:
-      - The session Name.
-    type: str
-  machine_name:
-    description:
-      - The guest machine name (for agents whose session Name is blank).
-    type: str
-  serial_number:
-    description:
-      - The guest machine serial number.
-    type: str
 extends_documentation_fragment:
+  - msp.screenconnect.selectors
   - msp.screenconnect.connection
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action

@@ -17,23 +17,6 @@ description:
   - Selectors combine with AND. With none, every session of O(session_type) is returned, in one request.
   - Never changes anything.
 options:
-  session_id:
-    description:
-      - One session id or a list of them.
-    type: list
-    elements: str
-  name:
-    description:
-      - The session Name (blank on many unattended agents; use O(machine_name) for those).
-    type: str
-  machine_name:
-    description:
-      - The guest machine name the agent reports.
-    type: str
-  serial_number:
-    description:
-      - The guest machine serial number.
-    type: str
   filter:
     description:
       - A raw session filter expression added with AND, like C(CustomProperty1 = 'Acme').
@@ -57,6 +40,7 @@ options:
     type: dict
     default: {company: 1, site: 2, tag: 3}
 extends_documentation_fragment:
+  - msp.screenconnect.selectors
   - msp.screenconnect.connection
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.info_module

@@ -24,23 +24,6 @@ options:
       - The message text shown to the guest.
     type: str
     required: true
-  session_id:
-    description:
-      - One session id or a list of them.
-    type: list
-    elements: str
-  name:
-    description:
-      - The session Name.
-    type: str
-  machine_name:
-    description:
-      - The guest machine name (for agents whose session Name is blank).
-    type: str
-  serial_number:
-    description:
-      - The guest machine serial number.
-    type: str
   session_type:
     description:
       - Which kind of session the selectors look for.
@@ -48,6 +31,7 @@ options:
     choices: [access, support, meeting, all]
     default: access
 extends_documentation_fragment:
+  - msp.screenconnect.selectors
   - msp.screenconnect.connection
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action

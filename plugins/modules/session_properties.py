@@ -37,23 +37,6 @@ options:
       - Maps property names to slots.
     type: dict
     default: {company: 1, site: 2, tag: 3}
-  session_id:
-    description:
-      - One session id or a list of them.
-    type: list
-    elements: str
-  name:
-    description:
-      - The session Name.
-    type: str
-  machine_name:
-    description:
-      - The guest machine name (for agents whose session Name is blank).
-    type: str
-  serial_number:
-    description:
-      - The guest machine serial number.
-    type: str
   session_type:
     description:
       - Which kind of session the selectors look for.
@@ -61,6 +44,7 @@ options:
     choices: [access, support, meeting, all]
     default: access
 extends_documentation_fragment:
+  - msp.screenconnect.selectors
   - msp.screenconnect.connection
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action
