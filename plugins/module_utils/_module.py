@@ -53,24 +53,24 @@ class ScreenConnectModule(AnsibleModule):
         spec.update(argument_spec or {})
         super(ScreenConnectModule, self).__init__(argument_spec=spec, **kwargs)
 
-    _client = None
+    _api_client = None  # the client once built, for api_stats
 
     def client(self, **kwargs):
         """The shared client from this module's options; fails the module on bad options."""
         if not _client.HAS_REQUESTS:
             self.fail_json(msg=missing_required_lib('requests'), exception=str(_client.REQUESTS_IMPORT_ERROR))
         try:
-            self._client = _client.from_options(self.params.get, **kwargs)
+            self._api_client = _client.from_options(self.params.get, **kwargs)
         except _client.ConfigError as error:
             self.fail_json(msg=str(error))
-        for warning in self._client.warnings:
+        for warning in self._api_client.warnings:
             self.warn(warning)
-        return self._client
+        return self._api_client
 
     def _with_api_stats(self, result):
         # What the task cost against the server: requests, retries, 429s and seconds waited.
-        if self._client is not None and 'api_stats' not in result:
-            stats = dict(self._client.stats)
+        if self._api_client is not None and 'api_stats' not in result:
+            stats = dict(self._api_client.stats)
             stats['waited'] = round(stats['waited'], 3)
             result['api_stats'] = stats
         return result
