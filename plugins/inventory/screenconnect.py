@@ -163,13 +163,11 @@ def _property_groups(name, value, tag_separator):
 def default_groups(session, group_by, tag_separator, memo=None):
     """The default groups of one session. `memo` (a dict) keeps the names of values seen before:
     a fleet has few distinct companies, sites and tags, and making a name safe is the costly part."""
+    memo = {} if memo is None else memo
     groups = []
     properties = session['properties']
     for name in group_by:
         value = properties.get(name, '')
-        if memo is None:
-            groups.extend(_property_groups(name, value, tag_separator))
-            continue
         names = memo.get((name, value))
         if names is None:
             names = memo[(name, value)] = _property_groups(name, value, tag_separator)

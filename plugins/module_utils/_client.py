@@ -84,8 +84,14 @@ class ConfigError(ValueError):
     """Bad connection options, found before any request is sent."""
 
 
-def validate_options(options):
-    """Return the list of problems with the connection options; each names the option and the fix."""
+def tls_verify(options):
+    """requests' verify= for the options: the CA bundle of ca_path, True, or False."""
+    return (options.get('ca_path') or True) if options.get('validate_certs', True) else False
+
+
+def validate_options(options, credentials=True):
+    """Return the list of problems with the connection options; each names the option and the fix.
+    credentials=False leaves out the secrets (for what needs no API access, like installer URLs)."""
     problems = []
     url = options.get('server_url')
     if not url:
@@ -96,6 +102,8 @@ def validate_options(options):
     api = options.get('api') or 'rest'
     if api not in APIS:
         problems.append("api must be 'rest' or 'session_manager', got %r" % (api,))
+    elif not credentials:
+        pass
     elif api == 'rest' and not options.get('api_secret'):
         problems.append("api_secret is required with api 'rest': set api_secret (or SCREENCONNECT_API_SECRET) "
                         'to the RESTful API Manager secret')
@@ -175,7 +183,7 @@ class ScreenConnectClient:
         self.http = requests.Session()
         # A CA bundle verifies a private CA's certificate; validate_certs: false skips the check.
         # Passed with every request: a session's own verify loses to REQUESTS_CA_BUNDLE.
-        self.verify = (merged['ca_path'] or True) if merged['validate_certs'] else False
+        self.verify = tls_verify(merged)
         # Things the caller should tell the user (a module warns, a plugin displays them).
         self.warnings = []
         if self.server_url.startswith('http://'):
@@ -390,8 +398,7 @@ class ScreenConnectClient:
         elif session_type in (None, 'all'):
             session_filter = {}
         else:
-            numbers = dict((name, number) for number, name in _sessions.SESSION_TYPES_BY_API['session_manager'].items())
-            session_filter = {'SessionType': numbers[session_type]}
+            session_filter = {'SessionType': _sessions.session_type_number(session_type, self.api)}
         return self.rpc('GetSessions', {'sessionFilter': session_filter}) or []
 
     def find_sessions(self, filter_expression=None, session_type='access', property_names=None):
@@ -449,9 +456,8 @@ class ScreenConnectClient:
         if self.api == 'rest':
             raw = self.call('CreateSession', [_sessions.SERVER_SESSION_TYPE[session_type], name, is_public, code, values])
         else:
-            numbers = dict((label, number) for number, label in _sessions.SESSION_TYPES_BY_API['session_manager'].items())
             raw = self.rpc('CreateSessionAsync', {
-                'byHost': '', 'sessionType': numbers[session_type], 'name': name, 'host': '',
+                'byHost': '', 'sessionType': _sessions.session_type_number(session_type, self.api), 'name': name, 'host': '',
                 'isPublic': is_public, 'code': code, 'customPropertyValues': values})
         if isinstance(raw, list):
             raw = raw[0] if raw else None

@@ -196,6 +196,18 @@ def send_to_sessions(module, client, sessions, method, text):
     return results
 
 
+def run_send_module(option, method):
+    """The whole of session_message and session_note: `option`'s text sent with `method`."""
+    argument_spec = dict(SESSION_SELECTOR_OPTIONS)
+    argument_spec.update({option: {'type': 'str', 'required': True},
+                          'session_type': {'type': 'str', 'choices': SESSION_TYPE_CHOICES, 'default': 'access'}})
+    module = ScreenConnectModule(argument_spec=argument_spec, supports_check_mode=True,
+                                 required_one_of=[list(SESSION_SELECTOR_OPTIONS)])
+    client = module.client()
+    sessions = targets_or_fail(module, client, module.params['session_type'])
+    exit_with_results(module, send_to_sessions(module, client, sessions, method, module.params[option]))
+
+
 def exit_with_results(module, results, **extra):
     failed = [result for result in results if result.get('failed')]
     changed = any(result['changed'] for result in results)

@@ -24,6 +24,9 @@ SESSION_TYPE_NAMES = {'support': 'support', 'meeting': 'meeting', 'meet': 'meeti
 # The filter language and CreateSession spell the types this way.
 SERVER_SESSION_TYPE = {'support': 'Support', 'meeting': 'Meeting', 'access': 'Access'}
 GUEST_PROCESS_TYPE = 2
+# Event types of session details that modules read.
+QUEUED_COMMAND_EVENT = 44
+RAN_COMMAND_EVENT = 70
 
 DEFAULT_PROPERTY_NAMES = {'company': 1, 'site': 2, 'tag': 3}
 CUSTOM_PROPERTY_SLOTS = 8
@@ -121,6 +124,14 @@ def session_type_name(value, api='rest'):
     if text.isdigit():
         return session_type_name(int(text), api)
     return SESSION_TYPE_NAMES.get(text.lower(), 'unknown')
+
+
+def session_type_number(session_type, api):
+    """'access' | 'support' | 'meeting' -> the number `api` uses for it."""
+    for number, name in SESSION_TYPES_BY_API[api].items():
+        if name == session_type:
+            return number
+    raise ValueError('unknown session type %r' % (session_type,))
 
 
 def os_family(os_name):

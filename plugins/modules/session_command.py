@@ -172,9 +172,7 @@ import time
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
     SESSION_SELECTOR_OPTIONS, ScreenConnectModule, exit_with_results, send_to_sessions, targets_or_fail)
-
-QUEUED_COMMAND = 44
-RAN_COMMAND = 70
+from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import QUEUED_COMMAND_EVENT, RAN_COMMAND_EVENT
 
 
 def command_text(params):
@@ -196,12 +194,12 @@ def output_after_queueing(events, text):
     Events come oldest first; an earlier run of the same command is before that queueing."""
     queued_at = None
     for index, event in enumerate(events):
-        if event['event_type'] == QUEUED_COMMAND and event['data'].strip() == text.strip():
+        if event['event_type'] == QUEUED_COMMAND_EVENT and event['data'].strip() == text.strip():
             queued_at = index
     if queued_at is None:
         return None
     for event in events[queued_at + 1:]:
-        if event['event_type'] == RAN_COMMAND:
+        if event['event_type'] == RAN_COMMAND_EVENT:
             return event['data']
     return None
 

@@ -172,8 +172,7 @@ from ansible_collections.msp.screenconnect.plugins.module_utils._client import S
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
     PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule,
     check_selectors, find_sessions)
-
-RAN_COMMAND = 70
+from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import RAN_COMMAND_EVENT
 
 
 def main():
@@ -196,7 +195,7 @@ def main():
             for session in sessions:
                 _session, events = client.get_session_details(session['session_id'], module.params['property_names'])
                 session['events'] = events
-                session['command_outputs'] = [event['data'] for event in events if event['event_type'] == RAN_COMMAND]
+                session['command_outputs'] = [event['data'] for event in events if event['event_type'] == RAN_COMMAND_EVENT]
     except ScreenConnectError as error:
         module.fail_from_error(error, changed=False)
     module.exit_json(changed=False, sessions=sessions, not_found=missing)

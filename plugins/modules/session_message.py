@@ -107,22 +107,11 @@ api_stats:
       type: float
 """
 
-from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
-    SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule, exit_with_results, send_to_sessions,
-    targets_or_fail)
+from ansible_collections.msp.screenconnect.plugins.module_utils._module import run_send_module
 
 
 def main():
-    argument_spec = dict(SESSION_SELECTOR_OPTIONS)
-    argument_spec.update(
-        message={'type': 'str', 'required': True},
-        session_type={'type': 'str', 'choices': SESSION_TYPE_CHOICES, 'default': 'access'},
-    )
-    module = ScreenConnectModule(argument_spec=argument_spec, supports_check_mode=True,
-                                 required_one_of=[list(SESSION_SELECTOR_OPTIONS)])
-    client = module.client()
-    sessions = targets_or_fail(module, client, module.params['session_type'])
-    exit_with_results(module, send_to_sessions(module, client, sessions, 'SendMessageToSession', module.params['message']))
+    run_send_module('message', 'SendMessageToSession')
 
 
 if __name__ == '__main__':

@@ -338,3 +338,13 @@ def test_ten_processes_hold_the_servers_limit(sim, state_dir):
     calls = api_requests(sim, 'GetSessionsByName')
     assert len(calls) == 60 and [entry['status'] for entry in calls].count(429) == 0
     assert elapsed >= 55 / 10.0 * 0.95  # 60 calls, burst 5, 10 per second
+
+
+def test_validation_without_credentials_and_the_tls_rule():
+    options = {'server_url': 'https://acme.example', 'api': 'rest', 'timeout': 30}
+    assert _client.validate_options(options, credentials=False) == []
+    assert 'api_secret' in _client.validate_options(options)[0]
+    assert _client.validate_options(dict(options, server_url='acme'), credentials=False)
+    assert _client.tls_verify({'validate_certs': True}) is True
+    assert _client.tls_verify({'validate_certs': True, 'ca_path': '/ca.pem'}) == '/ca.pem'
+    assert _client.tls_verify({'validate_certs': False, 'ca_path': '/ca.pem'}) is False

@@ -201,3 +201,11 @@ def test_all_of_and_any_of():
 ])
 def test_validate_property_names(names, ok):
     assert (s.validate_property_names(names) == []) is ok
+
+
+def test_session_type_number_per_api():
+    assert s.session_type_number('access', 'rest') == 2 and s.session_type_number('meeting', 'rest') == 1
+    assert s.session_type_number('support', 'session_manager') == 1
+    assert s.session_type_number('meeting', 'session_manager') == 3
+    with pytest.raises(ValueError):
+        s.session_type_number('kiosk', 'rest')
