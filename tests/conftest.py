@@ -18,6 +18,11 @@ for path in (COLLECTIONS, os.path.join(REPO, 'tools', 'simulator')):
         sys.path.insert(0, path)
 
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'every_core: also run in every supported ansible-core release '
+                                       '(make test runs `pytest -m every_core tests/integration` per release)')
+
+
 @pytest.fixture
 def state_dir(tmp_path):
     """A private rate-limit state directory, so tests never share buckets."""

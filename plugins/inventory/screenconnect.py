@@ -17,8 +17,9 @@ description:
     its own (C(screenconnect_company), C(screenconnect_site), C(screenconnect_tag)).
   - Default groups are built in Python in one pass, C(company_<company>), C(site_<site>), C(tag_<tag>)
     (one group per O(tag_separator)-separated tag), C(screenconnect_online), C(screenconnect_offline),
-    C(os_windows), C(os_linux) and C(os_macos). Names are made safe (lower case, accents dropped, other
-    characters to C(_)); empty values make no group.
+    C(os_windows), C(os_linux) and C(os_macos). Names are made safe. They are lower case, accents
+    are dropped, each run of other characters becomes one C(_), and no C(_) is left at either end, so
+    C(O'Reilly & Sons) gives C(company_o_reilly_sons). Empty values make no group.
   - Ended sessions (agent removed) are left out.
   - The config file name must end in C(screenconnect.yml) or C(screenconnect.yaml).
 extends_documentation_fragment:
@@ -76,9 +77,11 @@ options:
 '''
 
 EXAMPLES = r'''
+---
 # screenconnect.yml, with the connection from SCREENCONNECT_* variables (an AWX credential):
 plugin: msp.screenconnect.screenconnect
 
+---
 # acme.screenconnect.yml: one customer, Linux hosts reachable by their private IP
 plugin: msp.screenconnect.screenconnect
 server_url: https://acme.screenconnect.com
@@ -92,6 +95,17 @@ cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/screenconnect-inventory
 cache_timeout: 900
+
+---
+# sites.screenconnect.yml: Site kept in slot 4, groups by Company and Site only. A Company named
+# "O'Reilly & Sons" makes the group company_o_reilly_sons:
+#   ansible-playbook site.yml -i sites.screenconnect.yml --limit company_o_reilly_sons
+plugin: msp.screenconnect.screenconnect
+property_names:
+  company: 1
+  site: 4
+  tag: 3
+group_by: [company, site]
 '''
 
 import hashlib
@@ -107,39 +121,65 @@ from ansible.release import __version__ as ansible_version
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _sessions
 
+try:  # ansible-core 2.19+
+    from ansible.template import trust_as_template
+except ImportError:
+    trust_as_template = None
 try:
     from ansible.utils.unsafe_proxy import wrap_var
 except ImportError:  # pragma: no cover
     wrap_var = None
 
 _CORE = tuple(int(part) for part in re.findall(r'\d+', ansible_version)[:2])
-# Names and custom properties are typed by end users. ansible-core 2.19 never templates
-# inventory data from a plugin; older ones do unless the strings are marked unsafe.
-NEEDS_UNSAFE = _CORE < (2, 19) and wrap_var is not None
-_UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9_]')
+# Names and custom properties are typed by end users, so text that could be a template must never
+# render, yet AWX imports `ansible-inventory --list --export` with its own code, which does not
+# unwrap {"__ansible_unsafe": ...}: a wrapped host name crashes its sync, a wrapped hostvar is
+# stored as a dict. So only text that could be a template is marked: unsafe on ansible-core < 2.19
+# (which templates plugin strings), and on 2.19+, which distrusts every plugin string, the rest is
+# marked trusted so that it is written plain.
+MARK_TRUSTED = trust_as_template is not None and _CORE >= (2, 19)
+MARK_UNSAFE = not MARK_TRUSTED and wrap_var is not None
+_UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9]+')
 _FILE_NAME = re.compile(r'(^|[./])screenconnect\.ya?ml$')
 
 
 def safe_group_name(value):
-    """'Café Müller (EU)' -> 'cafe_muller__eu_': lower case, accents dropped, others to _."""
-    text = unicodedata.normalize('NFKD', value.strip().lower())
+    """'Café Müller (EU)' -> 'cafe_muller_eu': lower case, accents dropped, every run of other
+    characters (underscores included) one _, none at either end, so a limit is easy to type."""
+    text = unicodedata.normalize('NFKD', value.lower())
     text = ''.join(char for char in text if not unicodedata.combining(char))
-    return _UNSAFE_GROUP_CHARS.sub('_', text)
+    return _UNSAFE_GROUP_CHARS.sub('_', text).strip('_')
 
 
-def host_name(session, keys):
+def may_be_template(text):
+    """Whether Jinja could find a template in `text`: braces, or a #jinja2: delimiter override."""
+    return '{' in text or '}' in text or text.startswith('#jinja2:')
+
+
+def host_name(session, keys, skipped=None):
+    """The first non-empty of `keys` that is no template; `skipped` collects (key, value) passed over."""
     for key in keys:
         value = session.get(key) if key in ('name', 'session_id') else session['guest'].get(key)
-        if value:
+        if value and may_be_template(value):
+            if skipped is not None:
+                skipped.append((key, value))
+        elif value:
             return value
     return session['session_id']
 
 
-def pick_hosts(sessions, keys, duplicates):
-    """[(host name, session)] with duplicates of one name resolved by last_seen."""
+def pick_hosts(sessions, keys, duplicates, warn=None):
+    """[(host name, session)] with duplicates of one name resolved by last_seen. A host name is
+    plain text everywhere it goes (AWX included): one that could be a template is passed over
+    for the next of `keys`, and `warn` hears of it."""
     by_name = {}
     for session in sessions:
-        by_name.setdefault(host_name(session, keys), []).append(session)
+        skipped = []
+        name = host_name(session, keys, skipped)
+        if skipped and warn:
+            warn('session %s: %s; its host name is %s' % (session['session_id'], ', '.join(
+                '%s %r holds template markers' % item for item in skipped), name))
+        by_name.setdefault(name, []).append(session)
     hosts = []
     for name, group in by_name.items():
         # Newest first; never-seen sessions ('' sorts before any time) last.
@@ -155,7 +195,7 @@ def _property_groups(name, value, tag_separator):
     groups = []
     for item in values:
         safe = safe_group_name(item)
-        if safe.strip('_'):
+        if safe:
             groups.append('%s_%s' % (name, safe))
     return groups
 
@@ -179,7 +219,7 @@ def default_groups(session, group_by, tag_separator, memo=None):
     return groups
 
 
-def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_by, tag_separator):
+def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_by, tag_separator, warn=None):
     """[(host name, hostvars, default groups)] of a server answer: all but the Jinja, in one pass."""
     sessions = []
     for raw in raw_sessions or []:
@@ -187,16 +227,51 @@ def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_
             session = _sessions.normalize_session(raw, api, property_names)
         except _sessions.SessionDataError:
             continue
-        if not session['is_ended']:
+        # The session id is the host name of last resort: one that is no GUID-like text is junk.
+        if not session['is_ended'] and not may_be_template(session['session_id']):
             sessions.append(session)
     hosts = []
     memo = {}
-    for name, session in pick_hosts(sessions, hostnames, duplicates):
+    for name, session in pick_hosts(sessions, hostnames, duplicates, warn):
         hostvars = dict(('screenconnect_%s' % key, value) for key, value in session.items())
         for prop, value in session['properties'].items():
             hostvars['screenconnect_%s' % prop] = value
         hosts.append((name, hostvars, default_groups(session, group_by, tag_separator, memo)))
     return hosts
+
+
+class TextMarker:
+    """Marks the strings of hostvars for ansible-core (see MARK_TRUSTED): a copy of the value
+    with each string marked. A fleet repeats its companies, OS names and versions, so each
+    distinct string is marked once and the marked object reused."""
+
+    def __init__(self, trusted=MARK_TRUSTED, unsafe=MARK_UNSAFE):
+        self._mark = trust_as_template if trusted else None
+        self._unsafe = wrap_var if unsafe and not trusted else None
+        self._memo = {}
+
+    def _text(self, text):
+        marked = self._memo.get(text)
+        if marked is None:
+            if may_be_template(text):
+                marked = self._unsafe(text) if self._unsafe else text  # 2.19+ distrusts it anyway
+            else:
+                marked = self._mark(text) if self._mark else text
+            self._memo[text] = marked
+        return marked
+
+    def __call__(self, value):
+        if isinstance(value, str):
+            return self._text(value)
+        if isinstance(value, dict):
+            return dict((key, self(item)) for key, item in value.items())
+        if isinstance(value, list):
+            return [self(item) for item in value]
+        return value
+
+    @property
+    def active(self):
+        return self._mark is not None or self._unsafe is not None
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -253,7 +328,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             self._cache[key] = raw
         hosts = build_hosts(raw, self.get_option('api'), self.get_option('property_names'),
                             self.get_option('hostnames'), self.get_option('duplicates'),
-                            self.get_option('group_by'), self.get_option('tag_separator'))
+                            self.get_option('group_by'), self.get_option('tag_separator'),
+                            warn=lambda text: self.display.warning('msp.screenconnect.screenconnect: %s' % text))
         # Without a cache nothing else holds the raw answer (50k sessions: hundreds of MB of
         # objects): let it go before ansible-core gets the hosts; measured 0.9 s less at 50k.
         raw = None
@@ -267,12 +343,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         keyed_groups = self.get_option('keyed_groups')
         constructed = compose or composed_groups or keyed_groups
         known_groups = set()
+        mark = TextMarker()
         for name, hostvars, groups in hosts:
-            if NEEDS_UNSAFE:
-                # The host name too: ansible-core < 2.19 templates inventory_hostname when a
-                # play reads it, so a session named "{{ lookup('pipe', ...) }}" would run.
-                name = wrap_var(name)
-                hostvars = wrap_var(hostvars)
+            if mark.active:
+                hostvars = mark(hostvars)
             inventory.add_host(name)
             for var, value in hostvars.items():
                 inventory.set_variable(name, var, value)

@@ -19,9 +19,10 @@ description:
   - A send that fails with HTTP 500, 502, 504 or a timeout is not repeated, because the server may
     have carried it out; that session's result then says RV(results[].may_have_run).
 options:
-  message:
+  msg:
     description:
       - The message text shown to the guest.
+      - Named C(msg), not C(message), because ansible-test reserves the option name C(message).
     type: str
     required: true
   session_type:
@@ -46,7 +47,7 @@ EXAMPLES = r"""
     server_url: https://acme.screenconnect.com
     api_secret: "{{ vault_screenconnect_secret }}"
     machine_name: "{{ inventory_hostname_short | upper }}"
-    message: "Your computer restarts for updates at 22:00. Save your work."
+    msg: "Your computer restarts for updates at 22:00. Save your work."
   delegate_to: localhost
 
 - name: Message two sessions by id
@@ -54,7 +55,7 @@ EXAMPLES = r"""
     session_id:
       - 5523a541-96b3-4870-9a18-38b6734dbd78
       - 0f5b4d1e-7a61-4c9b-9d53-2c1f0e9a7b11
-    message: Maintenance is done, thank you.
+    msg: Maintenance is done, thank you.
   delegate_to: localhost
 """
 
@@ -111,7 +112,7 @@ from ansible_collections.msp.screenconnect.plugins.module_utils._module import r
 
 
 def main():
-    run_send_module('message', 'SendMessageToSession')
+    run_send_module('msg', 'SendMessageToSession')
 
 
 if __name__ == '__main__':

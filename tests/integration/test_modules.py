@@ -210,7 +210,7 @@ def test_session_command_not_sent_twice_after_502(play, sim):
 
 
 @pytest.mark.parametrize('module,option,method', [
-    ('session_message', 'message', 'SendMessageToSession'), ('session_note', 'note', 'AddNoteToSession')])
+    ('session_message', 'msg', 'SendMessageToSession'), ('session_note', 'note', 'AddNoteToSession')])
 def test_message_and_note_reach_every_session(play, sim, module, option, method):
     ids = [r['SessionID'].lower() for r in fleet(sim)[:2]]
     result = play('msp.screenconnect.%s: {session_id: %s, %s: "Reboot at 22:00 & save your work"}'

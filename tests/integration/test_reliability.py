@@ -94,7 +94,7 @@ def test_503_storm_survived_by_reads(play, sim):
 
 @pytest.mark.parametrize('task,method', [
     ('session_command: {session_id: %s, command: hostname}', 'SendCommandToSession'),
-    ('session_message: {session_id: %s, message: hi}', 'SendMessageToSession'),
+    ('session_message: {session_id: %s, msg: hi}', 'SendMessageToSession'),
     ('session_note: {session_id: %s, note: hi}', 'AddNoteToSession'),
     ('session_properties: {session_id: %s, properties: {tag: x}}', 'UpdateSessionCustomProperties'),
     ('session: {session_id: %s, new_name: RENAMED}', 'UpdateSessionName'),
@@ -206,7 +206,7 @@ INVALID = [
     ('session_command', 'name: X, command: hostname, max_output_length: -1', 'max_output_length'),
     ('session_command', 'name: X, command: hostname, poll_interval: 0', 'poll_interval'),
     ('session_command', 'command: hostname', 'session_id'),
-    ('session_message', 'name: X', 'message'),
+    ('session_message', 'name: X', 'arguments: msg'),
     ('session_note', 'name: X', 'note'),
     ('session', 'session_type: support', 'session_id'),
     ('session', 'session_id: nope', 'session_id'),

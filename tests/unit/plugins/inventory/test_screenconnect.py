@@ -14,8 +14,9 @@ def session(session_id, name='', machine='', last_seen=None, company='', site=''
 
 
 @pytest.mark.parametrize('value,expected', [
-    ("O'Reilly & Sons", 'o_reilly___sons'), ('Café Müller', 'cafe_muller'), ('Branch 1', 'branch_1'),
-    ('{{ lookup("pipe","id") }} Ltd', '___lookup__pipe___id______ltd'), (' web ', 'web'),
+    ("O'Reilly & Sons", 'o_reilly_sons'), ('Café Müller', 'cafe_muller'), ('Branch 1', 'branch_1'),
+    ('{{ lookup("pipe","id") }} Ltd', 'lookup_pipe_id_ltd'), (' web ', 'web'), ('Umbrella (EU)', 'umbrella_eu'),
+    ('__web__prod__', 'web_prod'), ('site_a', 'site_a'), ('&&', ''), ('', ''),
 ])
 def test_safe_group_name(value, expected):
     assert plugin.safe_group_name(value) == expected
@@ -41,8 +42,8 @@ def test_duplicates_newest_and_all():
 def test_default_groups():
     host = session('x', company="O'Reilly & Sons", site='Branch 1', tag='web, prod,', online=True, os='linux')
     assert plugin.default_groups(host, ['company', 'site', 'tag'], ',') == [
-        'company_o_reilly___sons', 'site_branch_1', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
-    assert plugin.default_groups(host, ['tag'], '') == ['tag_web__prod_', 'screenconnect_online', 'os_linux']
+        'company_o_reilly_sons', 'site_branch_1', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
+    assert plugin.default_groups(host, ['tag'], '') == ['tag_web_prod', 'screenconnect_online', 'os_linux']
     empty = session('y', os='unknown')
     assert plugin.default_groups(empty, ['company', 'site', 'tag'], ',') == ['screenconnect_offline']
 
@@ -80,7 +81,7 @@ def test_build_hosts_one_pass():
     assert hostvars['screenconnect_company'] == "O'Reilly & Sons" and hostvars['screenconnect_site'] == 'HQ'
     assert hostvars['screenconnect_guest']['os_family'] == 'linux' and hostvars['screenconnect_online'] is True
     assert hostvars['screenconnect_last_seen'] == '2026-07-01T10:00:00Z'
-    assert groups == ['company_o_reilly___sons', 'site_hq', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
+    assert groups == ['company_o_reilly_sons', 'site_hq', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
     assert hosts[1][2] == ['site_hq', 'tag_web', 'tag_prod', 'screenconnect_online', 'os_linux']
 
 
@@ -93,3 +94,62 @@ def test_verify_file_directory_named_like_a_config(tmp_path):
     directory = tmp_path / 'screenconnect.yml'
     directory.mkdir()
     assert plugin.InventoryModule().verify_file(str(directory)) is False
+
+
+@pytest.mark.parametrize('text,template', [
+    ('WS-1', False), ("O'Reilly & Sons", False), ('', False), ('{{ x }}', True), ('a}b', True), ('{%', True),
+    ('#jinja2: variable_start_string: "[["', True), ('note #jinja2:', False),
+])
+def test_may_be_template(text, template):
+    assert plugin.may_be_template(text) is template
+
+
+def test_host_name_passes_over_template_markers():
+    warnings = []
+    marked = session('22222222-0000-0000-0000-000000000001', name="{{ lookup('pipe', 'id') }}", machine='M-{1}')
+    plain = session('22222222-0000-0000-0000-000000000002', name='WS-2')
+    hosts = plugin.pick_hosts([marked, plain], ['name', 'machine_name', 'session_id'], 'newest', warnings.append)
+    assert hosts == [('22222222-0000-0000-0000-000000000001', marked), ('WS-2', plain)]
+    assert len(warnings) == 1 and 'name "{{ lookup(\'pipe\', \'id\') }}" holds template markers' in warnings[0]
+    assert "machine_name 'M-{1}'" in warnings[0] and warnings[0].endswith('host name is %s' % hosts[0][0])
+
+
+def test_build_hosts_drops_a_session_id_with_template_markers():
+    raw = [raw_session('{{ 7 * 7 }}', 'WS-1'), raw_session('11111111-0000-0000-0000-000000000001', 'WS-2')]
+    hosts = plugin.build_hosts(raw, 'rest', {'company': 1}, ['session_id'], 'newest', ['company'], ',')
+    assert [name for name, _hostvars, _groups in hosts] == ['11111111-0000-0000-0000-000000000001']
+
+
+def is_trusted(value):
+    from ansible.template import is_trusted_as_template
+    return is_trusted_as_template(value)
+
+
+def is_unsafe(value):
+    from ansible.utils.unsafe_proxy import AnsibleUnsafe
+    return isinstance(value, AnsibleUnsafe)
+
+
+def test_marker_on_this_core():
+    """2.19+: plain text trusted (written plain by --export), template text left untrusted;
+    older cores: only template text unsafe. Either way the containers are copied, not changed."""
+    hostvars = {'name': 'WS-1', 'tag': '{{ x }}', 'guest': {'os': 'Ubuntu', 'cpus': 4},
+                'custom': ['Acme', '#jinja2:x', ''], 'online': True, 'seen': None}
+    marked = plugin.TextMarker()(hostvars)
+    assert marked == hostvars and marked['guest'] is not hostvars['guest'] and not is_unsafe(hostvars['tag'])
+    assert marked['online'] is True and marked['seen'] is None and marked['guest']['cpus'] == 4
+    plain = [marked['name'], marked['guest']['os'], marked['custom'][0], marked['custom'][2]]
+    templates = [marked['tag'], marked['custom'][1]]
+    if plugin.MARK_TRUSTED:
+        assert all(is_trusted(text) for text in plain) and not any(is_trusted(text) for text in templates)
+    else:
+        assert plugin.MARK_UNSAFE
+        assert all(is_unsafe(text) for text in templates) and not any(is_unsafe(text) for text in plain)
+
+
+def test_marker_marks_each_distinct_text_once():
+    calls = []
+    marker = plugin.TextMarker(trusted=False, unsafe=True)
+    marker._unsafe = lambda text: calls.append(text) or text
+    marker({'a': '{x}', 'b': ['{x}', '{x}'], 'c': {'d': '{x}'}})
+    assert calls == ['{x}']
