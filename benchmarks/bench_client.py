@@ -8,7 +8,6 @@ Prints one line per figure; the figures of one run are comparable, across machin
 import argparse
 import json
 import multiprocessing
-import os
 import tempfile
 import time
 
@@ -64,8 +63,8 @@ def limiter(processes, calls):
         # The bucket starts full: `burst` calls are free, the rest are paced at the limit.
         ideal = (total - 10) / 2.0
         print('limiter: %d processes x %d calls = %d calls in %.1f s at 120/min burst 10; server saw %d x 429 '
-              '(client %d); paced rate %.1f%% of the limit' % (processes, calls, total, elapsed,
-                                                            stats['rate_limited'], client_429, ideal / elapsed * 100))
+              '(client %d); paced rate %.1f%% of the limit'
+              % (processes, calls, total, elapsed, stats['rate_limited'], client_429, ideal / elapsed * 100))
 
 
 if __name__ == '__main__':

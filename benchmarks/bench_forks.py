@@ -76,8 +76,8 @@ def main():
             time.sleep(args.burst * 60.0 / args.limit)  # a full bucket for each run
             calls, limited, span, share = run_playbooks(sim, work, slices, args)
             print('%s: %d hosts, %d forks each, %d API calls in %.1f s at %d/min burst %d: '
-                  '%d x 429, throughput %.1f%% of the limit' % (label, args.hosts, args.forks, calls, span,
-                                                               args.limit, args.burst, limited, share))
+                  '%d x 429, throughput %.1f%% of the limit'
+                  % (label, args.hosts, args.forks, calls, span, args.limit, args.burst, limited, share))
 
 
 if __name__ == '__main__':

@@ -160,7 +160,7 @@ def in_process(size):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--sizes', default='1000,10000,50000')
     parser.add_argument('--runs', type=int, default=3, help='runs per figure up to 10k sessions (best counts); 1 above')
     parser.add_argument('--skip-keyed-above', type=int, default=0, help='leave (c) out above this many sessions')
@@ -168,8 +168,8 @@ def main():
     args = parser.parse_args()
     from ansible.release import __version__
     print('ansible-core %s, python %s' % (__version__, sys.version.split()[0]))
-    print('%7s %6s | %17s | %17s | %17s | %6s %7s %s' % ('size', 'hosts', '(a) plugin s/MB', '(b) floor s/MB',
-                                                      '(c) keyed s/MB', 'a/b', 'c/a', 'a==b'))
+    print('%7s %6s | %17s | %17s | %17s | %6s %7s %s'
+          % ('size', 'hosts', '(a) plugin s/MB', '(b) floor s/MB', '(c) keyed s/MB', 'a/b', 'c/a', 'a==b'))
     for size in [int(part) for part in args.sizes.split(',') if part]:
         row = one_size(size, args.runs, args.skip_keyed_above)
         a, b, c = row['plugin'], row['floor'], row['keyed']

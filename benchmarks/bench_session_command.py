@@ -64,8 +64,8 @@ def main():
     # The fastest any client may go: `burst` calls at once, then one per 60/limit seconds.
     ideal = (len(calls) - args.burst) * 60.0 / args.limit
     print('session_command over %d sessions: %d API calls (%d commands sent) in %.1f s '
-          '(playbook wall %.1f s) at %d/min burst %d' % (len(ids), len(calls), len(sends), span, wall,
-                                                          args.limit, args.burst))
+          '(playbook wall %.1f s) at %d/min burst %d'
+          % (len(ids), len(calls), len(sends), span, wall, args.limit, args.burst))
     print('throughput: %.1f calls/min = %.1f%% of the limit (burst-adjusted); 429 answers: %d'
           % ((len(calls) - 1) / span * 60, ideal / span * 100, stats['status_429']))
 

@@ -8,7 +8,8 @@
 # What it does (see tools/ci/README.md):
 #   1. finds ansible-test on PATH and uses the python next to it;
 #   2. lays the collection out fresh at build/ansible_collections/msp/screenconnect/
-#      from `git ls-files -co --exclude-standard` and makes that copy its own git repo;
+#      from `git ls-files -co --exclude-standard` (every file, tools/ and benchmarks/ included)
+#      and makes that copy its own git repo;
 #   3. installs the get-pip stand-in (tools/ci/get_pip_standin.py) for every pip
 #      version this ansible-test bootstraps, so no download is attempted;
 #   4. runs ansible-test there with --color no and the offline skips below, and
@@ -45,8 +46,6 @@ mkdir -p "$DEST"
     # tracked + untracked-but-not-ignored files; skip tracked files deleted from the work tree
     git ls-files -co --exclude-standard -z |
         while IFS= read -r -d '' path; do
-            # Development tooling is not part of the collection (galaxy.yml build_ignore).
-            case "$path" in tools/*|benchmarks/*|.ci/*|Makefile) continue ;; esac
             if [ -e "$path" ] || [ -L "$path" ]; then printf '%s\0' "$path"; fi
         done |
         tar --null --no-recursion -T - -cf - | tar -C "$DEST" -xf -
@@ -81,6 +80,11 @@ done
 
 # --- 4. run ansible-test from the copy ---
 EXTRA=(--color no)
+# Test with this environment's Python unless the caller names one (3.11 here, 3.13 in the trixie root).
+case " $* " in
+    *" --python "*|*" --python="*) ;;
+    *) EXTRA+=(--python "$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])')") ;;
+esac
 if [ "$1" = sanity ]; then
     # No sanity test needs more network than the package index here (ansible-test
     # installs each test's requirements from PyPI into its own venv), so nothing is

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """ScreenConnect server simulator for the msp.screenconnect collection (stdlib only).
 
 A standalone HTTP(S) server on 127.0.0.1 that behaves like a ScreenConnect server, quirks
@@ -202,7 +202,12 @@ def empty_guest():
     return guest
 
 
-def weighted(rng, items, weights, _cache={}):
+_WEIGHTED_CACHE = {}
+
+
+def weighted(rng, items, weights, _cache=None):
+    if _cache is None:
+        _cache = _WEIGHTED_CACHE
     key = id(weights)
     cum = _cache.get(key)
     if cum is None:
@@ -467,6 +472,18 @@ def tokenize(text):
     return tokens
 
 
+def _custom_property_getter(k):
+    return lambda s: s.cps[k]
+
+
+def _guest_time_getter(k):
+    return lambda s: fmt_time(s.guest[k])
+
+
+def _guest_getter(k):
+    return lambda s: s.guest[k]
+
+
 def _field_getters():
     getters = {
         'SessionID': lambda s: s.sid,
@@ -482,12 +499,12 @@ def _field_getters():
         'LastGuestDisconnectedEventTime': lambda s: fmt_time(s.disc_time),
     }
     for n in range(8):
-        getters['CustomProperty%d' % (n + 1)] = (lambda k: lambda s: s.cps[k])(n)
+        getters['CustomProperty%d' % (n + 1)] = _custom_property_getter(n)
     for key in GUEST_KEYS:
         if key in GUEST_TIME_KEYS:
-            getters['Guest' + key] = (lambda k: lambda s: fmt_time(s.guest[k]))(key)
+            getters['Guest' + key] = _guest_time_getter(key)
         else:
-            getters['Guest' + key] = (lambda k: lambda s: s.guest[k])(key)
+            getters['Guest' + key] = _guest_getter(key)
     return getters
 
 
@@ -653,8 +670,14 @@ class FilterParser:
         return lambda s: _cmp(op, getter(s).casefold(), target)
 
 
-def compile_filter(text, numbering=REAL_TYPES):
+def compile_filter(text, numbering=None):
+    if numbering is None:
+        numbering = REAL_TYPES
     return FilterParser(text, numbering).parse()
+
+
+def match_every_session(_session):
+    return True
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1472,7 +1495,7 @@ class Simulator:
     def rpc_GetSessions(self, params):
         flt = params.get('sessionFilter')
         if flt is None or flt == {} or flt == '':
-            predicate = lambda s: True  # noqa: E731
+            predicate = match_every_session
         elif isinstance(flt, str):
             try:
                 predicate = compile_filter(flt, SEED_TYPES)
@@ -1790,7 +1813,7 @@ class SimHandler(BaseHTTPRequestHandler):
                                     'command_delay': sim.command_delay, 'instance_id': sim.instance_id,
                                     'extension_id': sim.extension_id})
             if verb == 'POST' and path.startswith('/_sim/sessions/') and path.endswith(('/connect', '/disconnect')):
-                sid, _, action = path[len('/_sim/sessions/'):].rpartition('/')
+                sid, _sep, action = path[len('/_sim/sessions/'):].rpartition('/')
                 s = sim.find(sid)
                 if s is None:
                     return json_answer({'error': 'no such session'}, 404)
