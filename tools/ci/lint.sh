@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Docs, changelog and execution-environment checks of `make test`.
-#   tools/ci/lint.sh <bin dir of .venv-tools> <collections path holding the installed collection>
-# (ansible-lint --profile production runs in tests/integration/test_role.py, which has the
-# ansible.windows collection the role's Windows tasks need.)
+# The ecosystem's own checks of `make test`, run as they come: ansible-lint from the repository root,
+# Galaxy's importer on the built artifact, docs, changelog and execution-environment checks.
+#   tools/ci/lint.sh <bin dir of .venv-tools> <collections path holding the installed collection> <artifact>
 set -euo pipefail
 tools=$1
 installed=$2
+artifact=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH="$tools:$PATH"
 
@@ -32,4 +32,27 @@ grep -q "requests.*msp.screenconnect" <<<"$introspect" || {
     echo "ansible-builder did not find msp.screenconnect's python requirement (requests)" >&2
     exit 1
 }
+echo "== ansible-lint --profile production, from the repository root (config: .ansible-lint)"
+(cd "$repo" && ansible-lint --profile production --nocolor)
+
+echo "== galaxy-importer, Galaxy's import check, on $artifact"
+# No container engine here: ansible-test is off (make test runs it), ansible-lint on, as Galaxy's
+# own import runs it. Any WARNING or ERROR line fails the check.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n' >"$work/galaxy-importer.cfg"
+importer=$(cd "$work" && GALAXY_IMPORTER_CONFIG=$work/galaxy-importer.cfg python -m galaxy_importer.main "$artifact" 2>&1) || {
+    echo "$importer"
+    exit 1
+}
+echo "$importer" | grep -v '^Loading '
+if grep -v '^Loading ' <<<"$importer" | grep -iE '\b(warning|error)' >&2; then
+    echo "galaxy-importer printed the warnings or errors above" >&2
+    exit 1
+fi
+grep -q '^Importer processing completed successfully' <<<"$importer"
+
+echo "== AWX: credential type, setup playbook syntax, execution environment build context"
+"$repo/tools/ci/awx_check.sh" "$tools"
+
 echo "lint: all passed"
