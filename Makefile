@@ -2,35 +2,35 @@
 #
 #   make demo                       the main job against the bundled simulator
 #   make test                       lint, then sanity + units on every supported ansible-core,
-#                                   integration on the oldest and the newest
+#                                   integration on the oldest, AWX's (2.20) and the newest
 #   make test CORES=2.19 INTEGRATION_CORES=2.19   a quick run on one release
+#   tools/ansible_core.sh 2.21 ansible --version  any command with one release
 SHELL := /bin/bash
 PYTHON ?= python3
-# Supported ansible-core releases; the first is the oldest, the last the newest.
-CORES ?= 2.16 2.17 2.18 2.19
-NEWEST := $(lastword $(CORES))
-OLDEST := $(firstword $(CORES))
-INTEGRATION_CORES ?= $(sort $(OLDEST) $(NEWEST))
+export PYTHON
+# Supported ansible-core releases, oldest first. 2.20 and 2.21 need Python 3.12+: without one on
+# PATH, tools/ansible_core.sh runs them in a Debian trixie root (needs root; built once, cached).
+CORES ?= 2.16 2.18 2.19 2.20 2.21
+# Integration on the oldest, AWX's current execution environment (2.20) and the newest.
+INTEGRATION_CORES ?= 2.16 2.20 2.21
+# `make demo` uses the newest release this machine's Python runs as it is (no root needed).
+DEMO_CORE ?= $(shell $(PYTHON) -c 'import sys; print("2.21" if sys.version_info >= (3, 12) else "2.19")')
+CORE := tools/ansible_core.sh
 PIP := --quiet --disable-pip-version-check
 VERSION := $(shell sed -n 's/^version: *//p' galaxy.yml)
 ARTIFACT := build/msp-screenconnect-$(VERSION).tar.gz
 INSTALLED := $(abspath build/installed)
 TOOLS := $(abspath .venv-tools)/bin
-# .venv is the newest release, the one `make demo` uses; .venv-2.16 ... the others.
-venv_of = $(abspath $(if $(filter $(1),$(NEWEST)),.venv,.venv-$(1)))
-NEWEST_BIN := $(call venv_of,$(NEWEST))/bin
+DEMO_BIN := $(abspath .venv)/bin
 
-.PHONY: demo test lint sanity units integration build install clean $(addprefix venv-,$(CORES))
+.PHONY: demo test lint sanity units integration build install clean venv
 
 # ---- environments -----------------------------------------------------------------------------
-define core_venv
-venv-$(1): $(call venv_of,$(1))/.deps
-$(call venv_of,$(1))/.deps: requirements.txt tests/requirements.txt
-	$(PYTHON) -m venv $(call venv_of,$(1))
-	$(call venv_of,$(1))/bin/pip install $(PIP) 'ansible-core==$(1).*' -r requirements.txt -r tests/requirements.txt
-	touch $$@
-endef
-$(foreach core,$(CORES),$(eval $(call core_venv,$(core))))
+# .venv is the demo release's venv (.venv-$(DEMO_CORE)); tools/ansible_core.sh makes each release's.
+venv:
+	$(CORE) $(DEMO_CORE)
+	[ -L .venv ] || rm -rf .venv
+	ln -sfn .venv-$(DEMO_CORE) .venv
 
 # Linters and doc tools bring their own ansible-core: a venv of their own keeps them apart.
 $(TOOLS)/.deps: tests/lint-requirements.txt
@@ -39,45 +39,45 @@ $(TOOLS)/.deps: tests/lint-requirements.txt
 	touch $@
 
 # ---- the collection as users get it -------------------------------------------------------------
-build: venv-$(NEWEST)
+build: venv
 	mkdir -p build && rm -f $(ARTIFACT)
-	$(NEWEST_BIN)/ansible-galaxy collection build --force --output-path build .
+	$(DEMO_BIN)/ansible-galaxy collection build --force --output-path build .
 
 install: build
-	$(NEWEST_BIN)/ansible-galaxy collection install --force -p $(INSTALLED) $(ARTIFACT)
+	$(DEMO_BIN)/ansible-galaxy collection install --force -p $(INSTALLED) $(ARTIFACT)
 
 # ---- the README's two commands --------------------------------------------------------------------
 # The main job against the bundled simulator; installs nothing outside this checkout.
 demo: install
-	PATH=$(NEWEST_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) tools/demo.sh
+	PATH=$(DEMO_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) tools/demo.sh
 
 test: lint sanity units integration
 
 # ---- the parts of `make test` -----------------------------------------------------------------
 lint: $(TOOLS)/.deps install
-	tools/ci/lint.sh $(TOOLS) $(INSTALLED)
+	tools/ci/lint.sh $(TOOLS) $(INSTALLED) $(ARTIFACT)
 
-sanity: $(addprefix venv-,$(CORES))
+sanity:
 	set -e; for core in $(CORES); do \
-		bin=$$( [ $$core = $(NEWEST) ] && echo $(abspath .venv) || echo $(abspath .venv-$$core) )/bin; \
 		echo "== ansible-test sanity, ansible-core $$core"; \
-		PATH=$$bin:$$PATH tools/ci/ansible_test.sh sanity --python 3.11; \
+		$(CORE) $$core tools/ci/ansible_test.sh sanity; \
 	done
 
-units: $(addprefix venv-,$(CORES))
+# Unit tests, and the integration tests marked every_core (template injection, the AWX import
+# check, the golden inventory), on every release.
+units:
 	set -e; for core in $(CORES); do \
-		bin=$$( [ $$core = $(NEWEST) ] && echo $(abspath .venv) || echo $(abspath .venv-$$core) )/bin; \
 		echo "== unit tests, ansible-core $$core"; \
-		PATH=$$bin:$$PATH $$bin/python -m pytest -q -p no:cacheprovider tests/unit tests/simulator; \
+		$(CORE) $$core python -m pytest -q -p no:cacheprovider tests/unit tests/simulator; \
+		echo "== every_core integration tests, ansible-core $$core"; \
+		$(CORE) $$core python -m pytest -q -p no:cacheprovider -m every_core tests/integration; \
 	done
 
 # Oldest first, newest last: the newest run's summary is the closing line CI reads.
-integration: $(addprefix venv-,$(INTEGRATION_CORES) $(OLDEST))
+integration:
 	set -e; for core in $(INTEGRATION_CORES); do \
-		bin=$$( [ $$core = $(NEWEST) ] && echo $(abspath .venv) || echo $(abspath .venv-$$core) )/bin; \
 		echo "== integration tests, ansible-core $$core"; \
-		PATH=$$bin:$$PATH SCREENCONNECT_TEST_OLDEST_BIN=$(call venv_of,$(OLDEST))/bin \
-			$$bin/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/integration; \
+		$(CORE) $$core python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/integration; \
 	done
 
 clean:

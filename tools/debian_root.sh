@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Build, once, a minimal Debian root under build/roots/SUITE and print its path.
-# Shared by the ansible-core 2.20/2.21 release matrix (trixie's Python 3.13, when no Python 3.12+
+# Shared by the ansible-core 2.20/2.21 release matrix (tools/ansible_core.sh) (trixie's Python 3.13, when no Python 3.12+
 # is on this machine) and the SSH test hosts of the molecule scenarios (bookworm, trixie), which
 # start from a copy of it. Needs root (debootstrap); about 40 s per suite, then cached.
 set -euo pipefail
 suite=${1:?usage: tools/debian_root.sh SUITE (bookworm, trixie)}
 top=$(cd "$(dirname "$0")/.." && pwd)
 root=$top/build/roots/$suite
-packages=python3,python3-venv,ca-certificates,openssh-server
+packages=python3,python3-venv,ca-certificates,openssh-server,openssl,git
 
 if [ ! -e "$root/.complete" ]; then
     if [ "$(id -u)" != 0 ]; then

@@ -101,7 +101,6 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.module_utils.six import string_types
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _installer, _sessions
 
@@ -109,7 +108,7 @@ from ansible_collections.msp.screenconnect.plugins.module_utils import _installe
 def _port(value):
     if value is None or value == '':
         return None
-    if isinstance(value, string_types) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return value
 
@@ -121,7 +120,7 @@ def _optional_text(value):
 def installer_url(server_url, platform, name='', properties=None, custom_properties=None, property_names=None,
                   session_type='access', relay_host=None, relay_port=None, public_key=None):
     """The installer URL, by the shared rules of module_utils/_installer.py."""
-    if not isinstance(server_url, string_types) or not server_url.strip():
+    if not isinstance(server_url, str) or not server_url.strip():
         raise AnsibleFilterError('installer_url: the input must be the server URL, like https://acme.screenconnect.com')
     if property_names is None:
         property_names = dict(_sessions.DEFAULT_PROPERTY_NAMES)
