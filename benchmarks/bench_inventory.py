@@ -11,8 +11,10 @@ For each fleet size, against the simulator in its own process:
               keyed_groups Jinja, the way other inventories do it.
 Time is wall clock of the whole command (best of --runs), memory the child's maximum resident set
 (os.wait4). Then the plugin's own work in-process at 10k: fetch, JSON parse, normalize + hosts + groups,
-and the cost of handing the hostvars to ansible-core's InventoryData. The figures of one run are
-comparable; across machines they are not.
+marking the text for ansible-core, and the cost of handing the hostvars to ansible-core's InventoryData.
+The figures of one run are comparable; across machines they are not. Run it with each release:
+
+    tools/ansible_core.sh 2.21 python benchmarks/bench_inventory.py --sizes 10000,50000
 """
 
 import argparse
@@ -50,6 +52,17 @@ keyed_groups:
   - key: screenconnect_guest.os_family
     prefix: os
 '''
+
+
+def unwrap(value):
+    """Drop ansible-core's {"__ansible_unsafe": text} markers."""
+    if isinstance(value, dict):
+        if set(value) == {'__ansible_unsafe'}:
+            return value['__ansible_unsafe']
+        return dict((key, unwrap(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [unwrap(item) for item in value]
+    return value
 
 
 def fetch_raw(url):
@@ -111,9 +124,10 @@ def one_size(size, runs, skip_keyed_above):
             args = [os.path.join(BIN, 'ansible-inventory'), '-i', path, '--list', '--export',
                     '--output', os.path.join(work, label + '.out.json')]
             row[label] = best_of(runs if size <= 10000 else 1, args, env)
-        # Same groups and hostvars from (a) and (b): the floor is a fair one.
+        # Same groups and hostvars from (a) and (b), markers aside (the floor marks nothing, so 2.19+
+        # writes its every string wrapped): the floor is a fair one.
         with open(os.path.join(work, 'plugin.out.json')) as a_file, open(os.path.join(work, 'floor.out.json')) as b_file:
-            row['same'] = json.load(a_file) == json.load(b_file)
+            row['same'] = unwrap(json.load(a_file)) == unwrap(json.load(b_file))
     return row
 
 
@@ -134,6 +148,14 @@ def in_process(size):
         start = time.time()
         hosts = build(raw)
         own = time.time() - start
+
+        # What marking the text costs (trusted on 2.19+, unsafe template text before): the plugin's
+        # TextMarker over every host's hostvars, as _populate does.
+        marker = plugin.TextMarker()
+        start = time.time()
+        for _name, hostvars, _groups in hosts:
+            marker(hostvars)
+        marking = time.time() - start
 
         inventory = InventoryData()
         start = time.time()
@@ -156,7 +178,7 @@ def in_process(size):
                 inventory.set_variable(name, var, json.dumps(value) if isinstance(value, (dict, list)) else value)
         flat = time.time() - start
     return {'size': size, 'hosts': len(hosts), 'bytes': len(body), 'fetch_parse': fetch_parse, 'parse': parse,
-            'own': own, 'handover': handover, 'flat_handover': flat}
+            'own': own, 'marking': marking, 'handover': handover, 'flat_handover': flat}
 
 
 def main():
@@ -181,7 +203,9 @@ def main():
         print('\nin-process at %(size)d sessions (%(hosts)d hosts, %(bytes)d bytes of JSON):' % figures)
         print('  fetch + JSON parse (client)          %.2f s (JSON parse alone %.2f s)' % (figures['fetch_parse'], figures['parse']))
         print('  normalize + hostnames + groups        %.2f s' % figures['own'])
-        print('  plugin own work total                 %.2f s' % (figures['fetch_parse'] + figures['own']))
+        print('  marking the text (%s)  %.2f s' % (
+            'trusted' if plugin.MARK_TRUSTED else 'unsafe where templated', figures['marking']))
+        print('  plugin own work total                 %.2f s' % (figures['fetch_parse'] + figures['own'] + figures['marking']))
         print('  hand-over to InventoryData (set_variable, add_child)  %.2f s' % figures['handover'])
         print('  same hand-over, nested values as JSON text            %.2f s' % figures['flat_handover'])
 
