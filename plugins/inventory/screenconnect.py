@@ -77,12 +77,20 @@ options:
 '''
 
 EXAMPLES = r'''
----
-# screenconnect.yml, with the connection from SCREENCONNECT_* variables (an AWX credential):
-plugin: msp.screenconnect.screenconnect
-
----
-# acme.screenconnect.yml: one customer, Linux hosts reachable by their private IP
+# One YAML document (ansible-test's yamllint takes no more), so the other configs are comments.
+#
+# The smallest config, screenconnect.yml, with the connection from SCREENCONNECT_* variables (an
+# AWX credential):
+#   plugin: msp.screenconnect.screenconnect
+#
+# sites.screenconnect.yml: Site kept in slot 4, groups by Company and Site only. A Company named
+# "O'Reilly & Sons" makes the group company_o_reilly_sons
+# (ansible-playbook site.yml -i sites.screenconnect.yml --limit company_o_reilly_sons):
+#   plugin: msp.screenconnect.screenconnect
+#   property_names: {company: 1, site: 4, tag: 3}
+#   group_by: [company, site]
+#
+# acme.screenconnect.yml: one customer, Linux hosts reachable by their private IP, cached 15 minutes.
 plugin: msp.screenconnect.screenconnect
 server_url: https://acme.screenconnect.com
 filter: "CustomProperty1 = 'Acme Corp'"
@@ -95,17 +103,6 @@ cache: true
 cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/screenconnect-inventory
 cache_timeout: 900
-
----
-# sites.screenconnect.yml: Site kept in slot 4, groups by Company and Site only. A Company named
-# "O'Reilly & Sons" makes the group company_o_reilly_sons:
-#   ansible-playbook site.yml -i sites.screenconnect.yml --limit company_o_reilly_sons
-plugin: msp.screenconnect.screenconnect
-property_names:
-  company: 1
-  site: 4
-  tag: 3
-group_by: [company, site]
 '''
 
 import hashlib
