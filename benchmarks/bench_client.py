@@ -16,13 +16,13 @@ import requests
 from common import SECRET, SimulatorProcess, dev_collection
 
 dev_collection()
-from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _sessions  # noqa: E402
+from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _connection_options, _sessions  # noqa: E402
 
 
 def fleet_read(sessions):
     with SimulatorProcess('--sessions', sessions, '--seed', 1) as sim:
         print('simulator with %d sessions started in %.1f s' % (sessions, sim.start_seconds))
-        url = sim.url + '/App_Extensions/%s/Service.ashx/GetSessionsByFilter' % _client.DEFAULT_EXTENSION_ID
+        url = sim.url + '/App_Extensions/%s/Service.ashx/GetSessionsByFilter' % _connection_options.DEFAULT_EXTENSION_ID
         start = time.time()
         body = requests.post(url, json=["SessionType = 'Access'"], headers={'CTRLAuthHeader': SECRET}, timeout=300).content
         fetch = time.time() - start

@@ -31,7 +31,7 @@ from common import REPO, SECRET, SimulatorProcess, dev_collection
 
 COLLECTIONS = dev_collection()
 from ansible_collections.msp.screenconnect.plugins.inventory import screenconnect as plugin  # noqa: E402
-from ansible_collections.msp.screenconnect.plugins.module_utils import _client  # noqa: E402
+from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _connection_options  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)
 FLOOR_PLUGINS = os.path.join(REPO, 'benchmarks', 'inventory_plugins')
@@ -66,7 +66,7 @@ def unwrap(value):
 
 
 def fetch_raw(url):
-    answer = requests.post(url + '/App_Extensions/%s/Service.ashx/GetSessionsByFilter' % _client.DEFAULT_EXTENSION_ID,
+    answer = requests.post(url + '/App_Extensions/%s/Service.ashx/GetSessionsByFilter' % _connection_options.DEFAULT_EXTENSION_ID,
                            json=["SessionType = 'Access'"], headers={'CTRLAuthHeader': SECRET, 'Origin': url}, timeout=600)
     answer.raise_for_status()
     return answer.content

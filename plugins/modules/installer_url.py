@@ -136,7 +136,7 @@ api_stats:
       type: float
 '''
 
-from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _installer, _sessions
+from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _connection_options, _installer, _sessions
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import PROPERTY_NAMES_OPTION, ScreenConnectModule
 
 
@@ -146,7 +146,7 @@ def validate(module, url, platform):
         module.fail_json(msg='validate: true needs the Python library requests on the controller')
     try:
         response = _client.requests.get(url, stream=True, timeout=module.params['timeout'],
-                                        verify=_client.tls_verify(module.params),
+                                        verify=_connection_options.tls_verify(module.params),
                                         headers={'User-Agent': _client.USER_AGENT})
         first = next(response.iter_content(64), b'')
         response.close()
@@ -176,7 +176,7 @@ def main():
     )
     module = ScreenConnectModule(argument_spec=argument_spec, supports_check_mode=True)
     params = module.params
-    problems = _client.validate_options(params, credentials=False)
+    problems = _connection_options.validate_options(params, credentials=False)
     problems += _sessions.validate_property_names(params['property_names'])
     values = None
     if not problems:

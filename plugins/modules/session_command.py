@@ -170,8 +170,8 @@ api_stats:
 import time
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
-from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
-    SESSION_SELECTOR_OPTIONS, ScreenConnectModule, exit_with_results, send_to_sessions, targets_or_fail)
+from ansible_collections.msp.screenconnect.plugins.module_utils._module import SESSION_SELECTOR_OPTIONS, ScreenConnectModule
+from ansible_collections.msp.screenconnect.plugins.module_utils._targets import exit_with_results, send_to_sessions, targets_or_fail
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import QUEUED_COMMAND_EVENT, RAN_COMMAND_EVENT
 
 

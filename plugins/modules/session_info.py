@@ -170,8 +170,8 @@ api_stats:
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
-    PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule,
-    check_selectors, find_sessions)
+    PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule)
+from ansible_collections.msp.screenconnect.plugins.module_utils._targets import check_selectors, select_sessions
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import RAN_COMMAND_EVENT
 
 
@@ -189,7 +189,7 @@ def main():
         module.fail_json(msg='; '.join(problems))
     client = module.client()
     try:
-        sessions, missing = find_sessions(client, module.params, module.params['session_type'],
+        sessions, missing = select_sessions(client, module.params, module.params['session_type'],
                                           module.params['filter'])
         if module.params['details']:
             for session in sessions:

@@ -99,7 +99,7 @@ api_stats:
       type: float
 """
 
-from ansible_collections.msp.screenconnect.plugins.module_utils._module import run_send_module
+from ansible_collections.msp.screenconnect.plugins.module_utils._targets import run_send_module
 
 
 def main():

@@ -134,8 +134,9 @@ api_stats:
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
-    PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule, check_selectors,
-    exit_with_results, session_result, targets_or_fail)
+    PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule)
+from ansible_collections.msp.screenconnect.plugins.module_utils._targets import (
+    check_selectors, exit_with_results, session_result, targets_or_fail)
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import wanted_custom_properties
 
 
