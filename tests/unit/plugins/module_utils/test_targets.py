@@ -1,0 +1,119 @@
+"""Choosing the sessions a task acts on and shaping one result per session (_targets.py), with a
+fake client and a fake module: which requests a selection costs, and what each result says."""
+
+import pytest
+
+from ansible_collections.msp.screenconnect.plugins.module_utils import _targets
+from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
+
+
+def guid(number):
+    return '00000000-0000-0000-0000-%012d' % number
+
+
+def fake_session(number, name='', session_type='access', machine=''):
+    return {'session_id': guid(number), 'name': name or 'WS-%d' % number, 'session_type': session_type,
+            'online': number % 2 == 0, 'guest': {'machine_name': machine or 'M-%d' % number, 'serial_number': ''}}
+
+
+class FakeClient:
+    server_url = 'https://acme.screenconnect.com'
+
+    def __init__(self, sessions, fail_on=()):
+        self.sessions = dict((session['session_id'], session) for session in sessions)
+        self.fail_on = fail_on
+        self.calls = []
+
+    def get_session(self, session_id, property_names=None):
+        self.calls.append(('get_session', session_id))
+        return self.sessions.get(session_id)
+
+    def find_sessions(self, expression=None, session_type='access', property_names=None):
+        self.calls.append(('find_sessions', expression, session_type))
+        return [session for session in self.sessions.values() if session_type in ('all', session['session_type'])]
+
+    def call(self, method, arguments):
+        self.calls.append((method, arguments))
+        if arguments[0] in self.fail_on:
+            raise ScreenConnectError('%s failed: HTTP 502' % method, status=502, method=method, may_have_run=True)
+
+
+class Exited(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, **params):
+        self.check_mode = check_mode
+        self.params = dict({'session_id': None, 'name': None, 'machine_name': None, 'serial_number': None,
+                            'property_names': None}, **params)
+
+    def exit_json(self, **result):
+        raise Exited(dict(result, failed=False))
+
+    def fail_json(self, msg, **result):
+        raise Exited(dict(result, failed=True, msg=msg))
+
+    def fail_from_error(self, error, **result):
+        self.fail_json(error.message, **result)
+
+
+def test_a_few_ids_are_looked_up_one_by_one_and_unknown_ones_reported():
+    client = FakeClient([fake_session(1), fake_session(2)])
+    found, missing = _targets.select_sessions(client, {'session_id': [guid(1), guid(1).upper(), guid(3)]})
+    assert [session['session_id'] for session in found] == [guid(1)] and missing == [guid(3)]
+    assert client.calls == [('get_session', guid(1)), ('get_session', guid(3))]  # the duplicate asked once
+
+
+def test_many_ids_cost_one_bulk_request():
+    client = FakeClient([fake_session(number) for number in range(30)])
+    ids = [guid(number) for number in range(25)]
+    found, missing = _targets.select_sessions(client, {'session_id': ids})
+    assert len(found) == 25 and missing == [] and client.calls == [('find_sessions', None, 'all')]
+
+
+def test_ids_are_narrowed_by_type_and_the_other_selectors():
+    client = FakeClient([fake_session(1, name='WS-1'), fake_session(2, session_type='support')])
+    found, _missing = _targets.select_sessions(client, {'session_id': [guid(1), guid(2)], 'name': 'ws-1'})
+    assert [session['session_id'] for session in found] == [guid(1)]
+
+
+def test_selectors_without_ids_become_one_quoted_filter():
+    client = FakeClient([fake_session(1)])
+    _targets.select_sessions(client, {'name': "O'Brien", 'machine_name': 'PC-1'}, raw_filter="CustomProperty1 = 'A'")
+    assert client.calls == [('find_sessions', "(Name = 'O''Brien') AND (GuestMachineName = 'PC-1') AND "
+                                              "(CustomProperty1 = 'A')", 'access')]
+
+
+def test_bad_selectors_fail_before_any_request():
+    client = FakeClient([])
+    with pytest.raises(Exited) as exited:
+        _targets.targets_or_fail(FakeModule(session_id=['nope']), client)
+    assert exited.value.args[0]['failed'] and 'session_id' in exited.value.args[0]['msg'] and client.calls == []
+
+
+def test_no_match_names_the_selectors():
+    with pytest.raises(Exited) as exited:
+        _targets.targets_or_fail(FakeModule(name='WS-9'), FakeClient([]))
+    assert exited.value.args[0]['msg'] == "no access session matched name='WS-9'"
+
+
+def test_send_goes_on_after_a_failure_and_says_what_may_have_run():
+    sessions = [fake_session(1), fake_session(2), fake_session(3)]
+    client = FakeClient(sessions, fail_on=(guid(2),))
+    results = _targets.send_to_sessions(FakeModule(), client, sessions, 'SendMessageToSession', 'hi')
+    assert [call[0] for call in client.calls] == ['SendMessageToSession'] * 3
+    assert [result['sent'] for result in results] == [True, False, True]
+    assert results[1]['failed'] and results[1]['may_have_run'] and results[1]['changed']
+    assert results[0] == {'session_id': guid(1), 'name': 'WS-1', 'machine_name': 'M-1', 'online': False,
+                          'changed': True, 'sent': True}
+    with pytest.raises(Exited) as exited:
+        _targets.exit_with_results(FakeModule(), results)
+    assert exited.value.args[0]['failed'] and exited.value.args[0]['msg'].startswith('1 of 3 sessions failed; first:')
+
+
+def test_check_mode_sends_nothing():
+    sessions = [fake_session(1)]
+    client = FakeClient(sessions)
+    results = _targets.send_to_sessions(FakeModule(check_mode=True), client, sessions, 'AddNoteToSession', 'x')
+    assert client.calls == [] and results[0]['changed'] and not results[0]['sent']
