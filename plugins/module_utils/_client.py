@@ -69,7 +69,7 @@ def _retry_after_seconds(response):
 class ScreenConnectClient:
     """Talks to one server. Build it with from_options(); all calls raise ScreenConnectError."""
 
-    def __init__(self, options, state_dir=None, backoff_base=1.0, sleep=time.sleep):
+    def __init__(self, options, state_dir=None, backoff_base=1.0, sleep=time.sleep, http=None):
         if not HAS_REQUESTS:
             raise ConfigError('the Python library requests is required on the host that runs this '
                               '(pip install requests): %s' % REQUESTS_IMPORT_ERROR)
@@ -96,7 +96,8 @@ class ScreenConnectClient:
                                          state_dir=state_dir, sleep=sleep)
         # Counters a module or benchmark can report.
         self.stats = {'requests': 0, 'retries': 0, 'rate_limited': 0, 'waited': 0.0}
-        self.http = requests.Session()
+        # Anything with requests.Session's request(method, url, **kwargs) and headers; tests pass a fake.
+        self.http = http if http is not None else requests.Session()
         # A CA bundle verifies a private CA's certificate; validate_certs: false skips the check.
         # Passed with every request: a session's own verify loses to REQUESTS_CA_BUNDLE.
         self.verify = tls_verify(merged)
