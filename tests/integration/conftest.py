@@ -1,5 +1,9 @@
 """Integration fixtures: a simulator per test module and the collection built and installed the way
-users install it (ansible-galaxy), with the venv's ansible commands."""
+users install it (ansible-galaxy), with the venv's ansible commands.
+
+The one `sim` fixture of every test here (tests/integration/simulator/ included): a module that
+needs another fleet or other credentials says so with SIMULATOR = {...}, keyword arguments of
+Simulator() that replace the defaults below."""
 
 import os
 import subprocess
@@ -7,9 +11,13 @@ import sys
 
 import pytest
 
-from screenconnect_sim import Simulator
-
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SIMULATOR_DIR = os.path.join(REPO, 'tools', 'simulator')  # development tooling, not in the artifact
+if SIMULATOR_DIR not in sys.path:
+    sys.path.insert(0, SIMULATOR_DIR)
+
+from screenconnect_sim import Simulator  # noqa: E402
+
 BIN = os.path.dirname(sys.executable)
 SECRET = 's3cret-rest'
 
@@ -35,9 +43,14 @@ def installed_collection(tmp_path_factory):
     return {'artifact': os.path.join(str(out), artifacts[0]), 'path': str(path)}
 
 
+SIMULATOR = {'sessions': 60, 'seed': 11, 'api_secret': SECRET, 'command_delay': 0.05}
+
+
 @pytest.fixture(scope='module')
-def sim():
-    simulator = Simulator(sessions=60, seed=11, api_secret=SECRET, command_delay=0.05)
+def sim(request):
+    """A simulator for the test module: SIMULATOR here, updated by the module's own SIMULATOR."""
+    options = dict(SIMULATOR, **getattr(request.module, 'SIMULATOR', {}))
+    simulator = Simulator(**options)
     simulator.start()
     yield simulator
     simulator.stop()

@@ -33,13 +33,8 @@ LOOKUP_COMPANY = "{{ lookup('pipe','id') }} Ltd"
 LOOKUP_GROUP = 'company_lookup_pipe_id_ltd'
 
 
-@pytest.fixture(scope='module')
-def sim():
-    """Overrides the shared fixture: the golden file's fleet. Tests here never add sessions to it."""
-    simulator = Simulator(sessions=SESSIONS, seed=SEED, api_secret=SECRET, api_key=API_KEY)
-    simulator.start()
-    yield simulator
-    simulator.stop()
+# The shared `sim` fixture (conftest.py) with the golden file's fleet. Tests here never add sessions to it.
+SIMULATOR = {'sessions': SESSIONS, 'seed': SEED, 'api_secret': SECRET, 'api_key': API_KEY, 'command_delay': 0.2}
 
 
 @pytest.fixture(autouse=True)

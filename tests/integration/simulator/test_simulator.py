@@ -11,25 +11,16 @@ import time
 import pytest
 import requests
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from screenconnect_sim import Simulator, compile_filter, FilterError, REAL_TYPES  # tests/integration/conftest.py
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SIM_DIR = os.path.join(REPO, 'tools', 'simulator')
-if SIM_DIR not in sys.path:
-    sys.path.insert(0, SIM_DIR)
-
-from screenconnect_sim import Simulator, compile_filter, FilterError, REAL_TYPES  # noqa: E402
-
 SECRET = 's3cret-rest'
 EXT = '2d558935-686a-4bd0-9991-07539f5fe749'
 REST = '/App_Extensions/%s/Service.ashx/' % EXT
 TIME_RE = r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$'
-
-
-@pytest.fixture(scope='module')
-def sim():
-    simulator = Simulator(sessions=150, seed=5, command_delay=0.05)
-    simulator.start()
-    yield simulator
-    simulator.stop()
+# The shared `sim` fixture (tests/integration/conftest.py) with this fleet.
+SIMULATOR = {'sessions': 150, 'seed': 5, 'api_secret': SECRET, 'command_delay': 0.05}
 
 
 @pytest.fixture(autouse=True)

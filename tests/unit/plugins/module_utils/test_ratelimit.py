@@ -1,4 +1,4 @@
-"""The shared token bucket, on a fake clock and across real processes."""
+"""The shared token bucket, on a fake clock (conftest.py) and across real processes."""
 
 import multiprocessing
 import os
@@ -10,25 +10,11 @@ import pytest
 from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import SAFETY_FACTOR, SharedRateLimiter
 
 
-class FakeClock:
-    def __init__(self):
-        self.now = 1000.0
-        self.slept = []
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 def limiter(state_dir, clock, rate=60, burst=3):
     return SharedRateLimiter('https://sc.example', rate, burst, state_dir=state_dir, clock=clock, sleep=clock.sleep)
 
 
-def test_burst_then_paced(state_dir):
-    clock = FakeClock()
+def test_burst_then_paced(clock, state_dir):
     bucket = limiter(state_dir, clock)
     waits = [bucket.acquire() for _round in range(6)]
     interval = 1.0 / SAFETY_FACTOR
@@ -36,8 +22,7 @@ def test_burst_then_paced(state_dir):
     assert waits[2:] == pytest.approx([interval] * 4)  # the fake clock moves on by each wait
 
 
-def test_refills_while_idle(state_dir):
-    clock = FakeClock()
+def test_refills_while_idle(clock, state_dir):
     bucket = limiter(state_dir, clock)
     for _round in range(3):
         bucket.acquire()
@@ -45,15 +30,13 @@ def test_refills_while_idle(state_dir):
     assert [bucket.acquire() for _round in range(2)] == [0, 0]
 
 
-def test_two_limiters_for_one_server_share_the_bucket(state_dir):
-    clock = FakeClock()
+def test_two_limiters_for_one_server_share_the_bucket(clock, state_dir):
     first, second = limiter(state_dir, clock), limiter(state_dir, clock)
     first.acquire(), second.acquire()
     assert first.acquire() > 0
 
 
-def test_other_server_has_its_own_bucket(state_dir):
-    clock = FakeClock()
+def test_other_server_has_its_own_bucket(clock, state_dir):
     bucket = limiter(state_dir, clock)
     for _round in range(3):
         bucket.acquire()
@@ -61,15 +44,13 @@ def test_other_server_has_its_own_bucket(state_dir):
     assert other.acquire() == 0 and other.acquire() == 0
 
 
-def test_pause_holds_everyone_back(state_dir):
-    clock = FakeClock()
+def test_pause_holds_everyone_back(clock, state_dir):
     bucket = limiter(state_dir, clock)
     bucket.pause(7)
     assert bucket.acquire() == pytest.approx(7)
 
 
-def test_state_is_private_and_holds_no_url(state_dir, tmp_path):
-    clock = FakeClock()
+def test_state_is_private_and_holds_no_url(clock, state_dir, tmp_path):
     shared = tmp_path / 'loose'
     shared.mkdir(mode=0o777)
     os.chmod(str(shared), 0o777)
@@ -82,8 +63,7 @@ def test_state_is_private_and_holds_no_url(state_dir, tmp_path):
         assert 'secret-host' not in handle.read()
 
 
-def test_corrupt_state_is_reset(state_dir):
-    clock = FakeClock()
+def test_corrupt_state_is_reset(clock, state_dir):
     bucket = limiter(state_dir, clock)
     with open(bucket.path, 'w') as handle:
         handle.write('{not json')
