@@ -7,16 +7,17 @@ Prints one line per figure; the figures of one run are comparable, across machin
 
 import argparse
 import json
-import multiprocessing
 import tempfile
 import time
 
 import requests
 
-from common import SECRET, SimulatorProcess, dev_collection
+from common import SECRET, SimulatorProcess, dev_collection, integration_tests
 
 dev_collection()
-from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _connection_options, _sessions  # noqa: E402
+integration_tests()
+from ansible_collections.msp.screenconnect.plugins.module_utils import _connection_options, _sessions  # noqa: E402
+from limiter_clients import run_clients  # noqa: E402
 
 
 def fleet_read(sessions):
@@ -37,27 +38,11 @@ def fleet_read(sessions):
               % (len(normalized), len(body) / 1e6, fetch, parse, normalize, normalize / len(normalized) * 1e6))
 
 
-def _worker(url, state_dir, calls, queue):
-    client = _client.ScreenConnectClient({'server_url': url, 'api_secret': SECRET, 'rate_limit': 120,
-                                          'rate_burst': 10}, state_dir=state_dir)
-    for _call in range(calls):
-        client.call('GetSessionsByName', ['WS-00001'])
-    queue.put(client.stats['rate_limited'])
-
-
 def limiter(processes, calls):
+    # The clients of the 10-process test (tests/integration/limiter_clients.py), at this scale.
     with SimulatorProcess('--sessions', 50, '--rate-limit', 120, '--rate-burst', 10) as sim:
         state_dir = tempfile.mkdtemp(prefix='sc-bench-state-')
-        queue = multiprocessing.Queue()
-        workers = [multiprocessing.Process(target=_worker, args=(sim.url, state_dir, calls, queue))
-                   for _worker_index in range(processes)]
-        start = time.time()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        elapsed = time.time() - start
-        client_429 = sum(queue.get() for _worker_index in workers)
+        elapsed, client_429 = run_clients(sim.url, SECRET, state_dir, processes, calls, rate_limit=120, rate_burst=10)
         stats = requests.get(sim.url + '/_sim/stats', timeout=10).json()
         total = processes * calls
         # The bucket starts full: `burst` calls are free, the rest are paced at the limit.

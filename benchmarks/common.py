@@ -9,6 +9,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEV_COLLECTIONS = os.path.join(REPO, 'build', 'dev')
 SIMULATOR = os.path.join(REPO, 'tools', 'simulator', 'screenconnect_sim.py')
+INTEGRATION_TESTS = os.path.join(REPO, 'tests', 'integration')
 SECRET = 's3cret-rest'
 
 
@@ -21,6 +22,12 @@ def dev_collection():
     if DEV_COLLECTIONS not in sys.path:
         sys.path.insert(0, DEV_COLLECTIONS)
     return DEV_COLLECTIONS
+
+
+def integration_tests():
+    """Make the helpers of tests/integration importable (limiter_clients: the test's client processes)."""
+    if INTEGRATION_TESTS not in sys.path:
+        sys.path.insert(0, INTEGRATION_TESTS)
 
 
 class SimulatorProcess:
