@@ -63,16 +63,20 @@ sanity:
 		$(CORE) $$core tools/ci/ansible_test.sh sanity; \
 	done
 
-# Unit tests, and the integration tests marked every_core (template injection, the AWX import
-# check, the golden inventory), on every release.
+# On every release: ansible-test units (its own pinned pytest, in a venv of its own) on the
+# collection as that release's ansible-galaxy builds it, the artifact's files plus tests/; then the
+# integration tests marked every_core (template injection, the AWX import check, the golden inventory).
 units:
 	set -e; for core in $(CORES); do \
-		echo "== unit tests, ansible-core $$core"; \
-		$(CORE) $$core python -m pytest -q -p no:cacheprovider tests/unit tests/simulator; \
+		echo "== ansible-test units on the built artifact, ansible-core $$core"; \
+		$(CORE) $$core ansible-galaxy collection build --force --output-path build/units-$$core .; \
+		ANSIBLE_TEST_FROM_ARTIFACT=build/units-$$core/msp-screenconnect-$(VERSION).tar.gz \
+			$(CORE) $$core tools/ci/ansible_test.sh units; \
 		echo "== every_core integration tests, ansible-core $$core"; \
 		$(CORE) $$core python -m pytest -q -p no:cacheprovider -m every_core tests/integration; \
 	done
 
+# Everything against the simulator, its own tests (tests/integration/simulator) included.
 # Oldest first, newest last: the newest run's summary is the closing line CI reads.
 integration:
 	set -e; for core in $(INTEGRATION_CORES); do \

@@ -4,12 +4,15 @@
 #   tools/ci/ansible_test.sh <ansible-test args...>
 #   tools/ci/ansible_test.sh sanity --python 3.11
 #   tools/ci/ansible_test.sh units --python 3.11
+#   ANSIBLE_TEST_FROM_ARTIFACT=build/msp-screenconnect-0.1.0.tar.gz tools/ci/ansible_test.sh units
 #
 # What it does (see tools/ci/README.md):
 #   1. finds ansible-test on PATH and uses the python next to it;
 #   2. lays the collection out fresh at build/ansible_collections/msp/screenconnect/
 #      from `git ls-files -co --exclude-standard` (every file, tools/ and benchmarks/ included)
-#      and makes that copy its own git repo;
+#      and makes that copy its own git repo. With ANSIBLE_TEST_FROM_ARTIFACT=<.tar.gz>, the
+#      copy is the collection as built instead: the artifact's files plus tests/ (from git
+#      ls-files), at build/ansible-test-artifact/<ansible-core X.Y>/ansible_collections/msp/screenconnect/;
 #   3. installs the get-pip stand-in (tools/ci/get_pip_standin.py) for every pip
 #      version this ansible-test bootstraps, so no download is attempted;
 #   4. runs ansible-test there with --color no and the offline skips below, and
@@ -21,7 +24,11 @@ die() { echo "tools/ci/ansible_test.sh: $*" >&2; exit 2; }
 [ "$#" -ge 1 ] || die "usage: $0 <ansible-test command> [args...]  (e.g. sanity --python 3.11)"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(git -C "$HERE" rev-parse --show-toplevel)
+REPO_ROOT=$(cd "$HERE/../.." && pwd)
+# The copy is made from git's list of files. A git worktree keeps its repository in the main
+# checkout's .git, which a chroot (tools/ansible_core.sh's Debian root) may not show.
+git -C "$REPO_ROOT" rev-parse --git-dir >/dev/null 2>&1 ||
+    die "git cannot read the repository of $REPO_ROOT ($(cat "$REPO_ROOT/.git" 2>/dev/null || echo 'no .git')): run from a clone, or where that repository is visible"
 DEST="$REPO_ROOT/build/ansible_collections/msp/screenconnect"
 
 # --- 1. the ansible-test of the active environment, and the python next to it ---
@@ -34,17 +41,35 @@ done
 [ -n "$PYTHON" ] || die "no python next to $ANSIBLE_TEST"
 ANSIBLE_TEST_PKG=$("$PYTHON" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))') \
     || die "$PYTHON cannot import ansible_test"
-echo "ansible-test: $ANSIBLE_TEST ($("$PYTHON" -c 'from ansible.release import __version__; print(__version__)'), python $PYTHON)"
+CORE_VERSION=$("$PYTHON" -c 'from ansible.release import __version__; print(__version__)')
+echo "ansible-test: $ANSIBLE_TEST ($CORE_VERSION, python $PYTHON)"
 
-# --- 2. a fresh copy of the collection under build/ansible_collections/ ---
+# --- 2. a fresh copy of the collection under build/ ---
 # ansible-test only accepts a collection at .../ansible_collections/NS/NAME/.
 # The copy is rebuilt from scratch on every run, so deleted or renamed files never linger.
+# From an artifact: what users install (galaxy.yml's build_ignore left tools/, benchmarks/ and
+# tests/ out) plus tests/, so the unit tests prove they need nothing else. One directory per
+# release, apart from the git ls-files copy, so runs of different releases or modes never clash.
+ARTIFACT=${ANSIBLE_TEST_FROM_ARTIFACT:-}
+FILES=(.)
+if [ -n "$ARTIFACT" ]; then
+    [ -f "$ARTIFACT" ] || die "ANSIBLE_TEST_FROM_ARTIFACT=$ARTIFACT: no such file"
+    ARTIFACT=$(cd "$(dirname "$ARTIFACT")" && pwd)/$(basename "$ARTIFACT")
+    DEST="$REPO_ROOT/build/ansible-test-artifact/${CORE_VERSION%.*}/ansible_collections/msp/screenconnect"
+    FILES=(tests)
+fi
 rm -rf "$DEST"
 mkdir -p "$DEST"
+if [ -n "$ARTIFACT" ]; then
+    tar -C "$DEST" -xzf "$ARTIFACT"
+    [ -f "$DEST/MANIFEST.json" ] || die "$ARTIFACT is not a collection artifact (no MANIFEST.json)"
+    [ ! -e "$DEST/tests" ] || die "$ARTIFACT holds tests/ (galaxy.yml's build_ignore should leave it out)"
+    echo "collection: $ARTIFACT plus tests/, at $DEST"
+fi
 (
     cd "$REPO_ROOT"
     # tracked + untracked-but-not-ignored files; skip tracked files deleted from the work tree
-    git ls-files -co --exclude-standard -z |
+    git ls-files -co --exclude-standard -z -- "${FILES[@]}" |
         while IFS= read -r -d '' path; do
             if [ -e "$path" ] || [ -L "$path" ]; then printf '%s\0' "$path"; fi
         done |
