@@ -190,7 +190,7 @@ def main():
     client = module.client()
     try:
         sessions, missing = select_sessions(client, module.params, module.params['session_type'],
-                                          module.params['filter'])
+                                            module.params['filter'])
         if module.params['details']:
             for session in sessions:
                 _session, events = client.get_session_details(session['session_id'], module.params['property_names'])

@@ -283,10 +283,12 @@ def test_connection_refused_is_one_clear_line(state_dir):
 # ---- the shared limit across processes ----------------------------------------------------------
 
 def test_ten_processes_hold_the_servers_limit(sim, state_dir):
-    sim.configure(rate_limit=600, rate_burst=5)
-    elapsed, client_429 = run_clients(sim.url, SECRET, state_dir, processes=10, calls=6, rate_limit=600,
-                                      rate_burst=5, timeout=60)
+    # 5 per second: integration tests share the CPU with another worker, and a client delayed by a
+    # busy machine must not look like a limiter that lets requests through too fast.
+    sim.configure(rate_limit=300, rate_burst=5)
+    elapsed, client_429 = run_clients(sim.url, SECRET, state_dir, processes=10, calls=6, rate_limit=300,
+                                      rate_burst=5, timeout=90)
     assert client_429 == 0
     calls = api_requests(sim, 'GetSessionsByName')
     assert len(calls) == 60 and [entry['status'] for entry in calls].count(429) == 0
-    assert elapsed >= 55 / 10.0 * 0.95  # 60 calls, burst 5, 10 per second
+    assert elapsed >= 55 / 5.0 * 0.95  # 60 calls, burst 5, 5 per second
