@@ -284,11 +284,13 @@ def test_syntax_check_covers_every_task_file(windows_collection, installed_colle
     file, the Windows ones with their ansible.windows modules, parses on this ansible-core."""
     env = dict(ansible_env, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
         [windows_collection, os.path.join(REPO, 'build', 'dev')]))
+    tasks = os.path.join(REPO, 'roles', 'agent', 'tasks')
+    files = sorted(os.path.join(folder, name) for folder, _dirs, names in os.walk(tasks) for name in names)
+    assert any(os.path.dirname(path) != tasks for path in files), files  # the subfolders too
     book = os.path.join(LINT_DIR, 'windows_syntax.yml')
     with open(book, 'w') as handle:
         handle.write('- hosts: all\n  gather_facts: false\n  tasks:\n' + ''.join(
-            '    - ansible.builtin.import_tasks: %s\n' % os.path.join(REPO, 'roles', 'agent', 'tasks', name)
-            for name in sorted(os.listdir(os.path.join(REPO, 'roles', 'agent', 'tasks')))))
+            '    - ansible.builtin.import_tasks: %s\n' % path for path in files))
     syntax = run([os.path.join(BIN, 'ansible-playbook'), '--syntax-check', '-i', 'localhost,', book], env=env,
                  check=False)
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
