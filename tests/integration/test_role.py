@@ -21,6 +21,7 @@ import zipfile
 
 import pytest
 import requests
+from ansible.release import __version__ as ansible_core_version
 
 from conftest import BIN, REPO, SECRET, run
 
@@ -29,6 +30,7 @@ HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'role')
 NAME = 'sc-role-test'
 LINT_DIR = os.path.join(REPO, 'build', 'role-lint')
 ANSIBLE_BUNDLE = 'ansible==12.*'
+ANSIBLE_CORE = tuple(int(part) for part in ansible_core_version.split('.')[:2])
 
 # A developer without root may skip these; CI (CI=true) never does: there they must run.
 pytestmark = pytest.mark.skipif(
@@ -239,20 +241,33 @@ def test_macos_and_red_hat_paths_in_check_mode(role, sim):
     present = role(check=True, playbook=playbook, inventory_file=inventory, options=options,
                    screenconnect_agent_name=None, screenconnect_agent_company='Acme')
     assert present.returncode == 0, present.stdout + present.stderr
-    for host, ext in (('mac-01', 'pkg'), ('rhel-01', 'rpm')):
+    # rhel-01 has dnf, centos7-01 yum (pretended ansible_facts.pkg_mgr): the same Red Hat path
+    for host, ext in (('mac-01', 'pkg'), ('rhel-01', 'rpm'), ('centos7-01', 'rpm')):
         assert recap(present.stdout, host) == {'ok': recap(present.stdout, host)['ok'], 'changed': 1,
                                                'unreachable': 0, 'failed': 0}
         url = '%s/Bin/ScreenConnect.ClientSetup.%s?e=Access&y=Guest&t=%s&c=Acme&c=&c=' % (sim.url, ext, host)
         assert 'Would install the agent from %s' % url in present.stdout
-    # with the instance id known, macOS looks for its LaunchDaemon; absent walks the removal steps
-    known = role(check=True, playbook=playbook, inventory_file=inventory, options=options + ['--limit', 'mac-01'],
+    # with the instance id known, macOS looks for its LaunchDaemon, Red Hat asks rpm (not installed
+    # here, so both would install); absent walks the removal steps of macOS
+    known = role(check=True, playbook=playbook, inventory_file=inventory,
+                 options=options + ['--limit', 'mac-01,rhel-01,centos7-01'],
                  screenconnect_agent_instance_id=sim.instance_id)
     assert known.returncode == 0, known.stdout
     assert 'Look for the LaunchDaemon of connectwisecontrol-%s' % sim.instance_id in known.stdout, known.stdout
-    absent = role(check=True, playbook=playbook, inventory_file=inventory, options=options + ['--limit', 'mac-01'],
+    assert 'Query rpm for connectwisecontrol-%s' % sim.instance_id in known.stdout, known.stdout
+    for host in ('rhel-01', 'centos7-01'):
+        assert recap(known.stdout, host)['changed'] == 1 and recap(known.stdout, host)['failed'] == 0, known.stdout
+    # Red Hat removes with the package manager the host has; role/library/ stands in for dnf and yum.
+    # yum is one on ansible-core 2.16 (EL7) only: later releases have no yum module, and their pkg_mgr
+    # fact says dnf where /usr/bin/yum is dnf.
+    managers = {'rhel-01': 'dnf', 'centos7-01': 'yum'} if ANSIBLE_CORE < (2, 17) else {'rhel-01': 'dnf'}
+    absent = role(check=True, playbook=playbook, inventory_file=inventory,
+                  options=options + ['--limit', ','.join(['mac-01'] + sorted(managers)), '-v'],
                   screenconnect_agent_state='absent', screenconnect_agent_instance_id=sim.instance_id)
     assert absent.returncode == 0, absent.stdout + absent.stderr
     assert 'pkgutil' in absent.stdout or 'Package receipts' in absent.stdout
+    for manager in managers.values():  # each pretended by one host only
+        assert 'pretend %s: absent connectwisecontrol-%s' % (manager, sim.instance_id) in absent.stdout, absent.stdout
     assert downloads(sim) == 0
 
 
@@ -284,11 +299,13 @@ def test_syntax_check_covers_every_task_file(windows_collection, installed_colle
     file, the Windows ones with their ansible.windows modules, parses on this ansible-core."""
     env = dict(ansible_env, ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(
         [windows_collection, os.path.join(REPO, 'build', 'dev')]))
+    tasks = os.path.join(REPO, 'roles', 'agent', 'tasks')
+    files = sorted(os.path.join(folder, name) for folder, _dirs, names in os.walk(tasks) for name in names)
+    assert any(os.path.dirname(path) != tasks for path in files), files  # the subfolders too
     book = os.path.join(LINT_DIR, 'windows_syntax.yml')
     with open(book, 'w') as handle:
         handle.write('- hosts: all\n  gather_facts: false\n  tasks:\n' + ''.join(
-            '    - ansible.builtin.import_tasks: %s\n' % os.path.join(REPO, 'roles', 'agent', 'tasks', name)
-            for name in sorted(os.listdir(os.path.join(REPO, 'roles', 'agent', 'tasks')))))
+            '    - ansible.builtin.import_tasks: %s\n' % path for path in files))
     syntax = run([os.path.join(BIN, 'ansible-playbook'), '--syntax-check', '-i', 'localhost,', book], env=env,
                  check=False)
     assert syntax.returncode == 0, syntax.stdout + syntax.stderr
