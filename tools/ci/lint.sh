@@ -33,7 +33,9 @@ grep -q "requests.*msp.screenconnect" <<<"$introspect" || {
     exit 1
 }
 echo "== ansible-lint --profile production, from the repository root (config: .ansible-lint)"
-(cd "$repo" && ansible-lint --profile production --nocolor)
+# As from a fresh clone: without the collections path set above, ansible-lint installs this checkout
+# into .ansible/ itself (see .ansible-lint).
+(cd "$repo" && env -u ANSIBLE_COLLECTIONS_PATH ansible-lint --profile production --nocolor)
 
 echo "== galaxy-importer, Galaxy's import check, on $artifact"
 # No container engine here: ansible-test is off (make test runs it), ansible-lint on, as Galaxy's
