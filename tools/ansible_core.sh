@@ -16,7 +16,11 @@ top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ "${1:-}" = --chrooted ]; then  # second half, inside `unshare -m`: mount, then chroot
     root=$2 cwd=$3 path=$4
     shift 4
-    for dir in "$top" /tmp; do
+    dirs=("$top" /tmp)
+    # A git worktree keeps its repository elsewhere: git in the root needs it at the same path.
+    common=$(git -C "$top" rev-parse --path-format=absolute --git-common-dir 2>/dev/null || true)
+    case "$common" in "" | "$top"/*) ;; *) dirs+=("$common") ;; esac
+    for dir in "${dirs[@]}"; do
         mkdir -p "$root$dir"
         mount --bind "$dir" "$root$dir"
     done
