@@ -23,6 +23,7 @@ description:
   - Ended sessions (agent removed) are left out.
   - The config file name must end in C(screenconnect.yml) or C(screenconnect.yaml).
 extends_documentation_fragment:
+  - msp.screenconnect.connection
   - msp.screenconnect.connection.plugins
   - ansible.builtin.constructed
   - ansible.builtin.inventory_cache
