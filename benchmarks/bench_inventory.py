@@ -27,9 +27,11 @@ import time
 
 import requests
 
-from common import REPO, SECRET, SimulatorProcess, dev_collection
+from common import REPO, SECRET, SimulatorProcess, dev_collection, integration_tests
 
 COLLECTIONS = dev_collection()
+integration_tests()
+from inventory_export import unwrap  # noqa: E402
 from ansible_collections.msp.screenconnect.plugins.inventory import screenconnect as plugin  # noqa: E402
 from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _connection_options  # noqa: E402
 
@@ -52,17 +54,6 @@ keyed_groups:
   - key: screenconnect_guest.os_family
     prefix: os
 '''
-
-
-def unwrap(value):
-    """Drop ansible-core's {"__ansible_unsafe": text} markers."""
-    if isinstance(value, dict):
-        if set(value) == {'__ansible_unsafe'}:
-            return value['__ansible_unsafe']
-        return dict((key, unwrap(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value
 
 
 def fetch_raw(url):

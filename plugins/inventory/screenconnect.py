@@ -269,9 +269,7 @@ class TextMarker:
             return dict((key, self(item)) for key, item in value.items())
         if kind is list:
             return [self(item) for item in value]
-        if isinstance(value, str):  # a str subclass: mark its text
-            return self._text(str(value))
-        return value
+        return value  # numbers, booleans, None: the normalizer makes every text a plain str
 
     @property
     def active(self):

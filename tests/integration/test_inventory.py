@@ -16,6 +16,7 @@ import re
 import pytest
 
 from conftest import BIN, SECRET, run
+from inventory_export import unwrap
 from screenconnect_sim import Simulator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -61,17 +62,6 @@ def inventory_list(env, source, *args, bin_dir=BIN):
 
 def api_calls(sim):
     return [entry['method'] for entry in sim.requests if entry['api'] in ('rest', 'rpc')]
-
-
-def unwrap(value):
-    """Drop the {"__ansible_unsafe": x} markers, to compare outputs of two ansible-core releases."""
-    if isinstance(value, dict):
-        if set(value) == {'__ansible_unsafe'}:
-            return value['__ansible_unsafe']
-        return dict((key, unwrap(item)) for key, item in value.items() if key != 'profile')
-    if isinstance(value, list):
-        return [unwrap(item) for item in value]
-    return value
 
 
 def groups_of(listing):
