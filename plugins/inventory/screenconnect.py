@@ -241,11 +241,17 @@ def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_
 class TextMarker:
     """Marks the strings of hostvars for ansible-core (see MARK_TRUSTED): a copy of the value
     with each string marked. A fleet repeats its companies, OS names and versions, so each
-    distinct string is marked once and the marked object reused."""
+    distinct string is marked once and the marked object reused.
 
-    def __init__(self, trusted=MARK_TRUSTED, unsafe=MARK_UNSAFE):
+    `origin`: on 2.19+, the Origin tag ansible-core's inventory wrapper puts on every value that
+    has none. A trusted string given to it without one is copied and tagged again, per value; one
+    that already carries it is stored as it is. Tagging each distinct string once here saves that
+    (10k hosts on 2.21: about 0.8 s of 6 s, and a third of the memory)."""
+
+    def __init__(self, trusted=MARK_TRUSTED, unsafe=MARK_UNSAFE, origin=None):
         self._mark = trust_as_template if trusted else None
         self._unsafe = wrap_var if unsafe and not trusted else None
+        self._origin = origin if trusted else None
         self._memo = {}
 
     def _text(self, text):
@@ -255,6 +261,8 @@ class TextMarker:
                 marked = self._unsafe(text) if self._unsafe else text  # 2.19+ distrusts it anyway
             else:
                 marked = self._mark(text) if self._mark else text
+            if self._origin is not None:
+                marked = self._origin.tag(marked)
             self._memo[text] = marked
         return marked
 
@@ -345,7 +353,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         keyed_groups = self.get_option('keyed_groups')
         constructed = compose or composed_groups or keyed_groups
         known_groups = set()
-        mark = TextMarker()
+        # The wrapper ansible-core 2.19+ hands plugins keeps its Origin here; older cores, none.
+        mark = TextMarker(origin=getattr(inventory, '_default_origin', None))
         for name, hostvars, groups in hosts:
             if mark.active:
                 hostvars = mark(hostvars)

@@ -153,3 +153,30 @@ def test_marker_marks_each_distinct_text_once():
     marker._unsafe = lambda text: calls.append(text) or text
     marker({'a': '{x}', 'b': ['{x}', '{x}'], 'c': {'d': '{x}'}})
     assert calls == ['{x}']
+
+
+def test_populate_hands_ansible_core_text_it_need_not_tag_again():
+    """2.19+: ansible-core's inventory wrapper tags every value it is given with the source's
+    Origin unless the value has one. The plugin's text arrives trusted and with that Origin, each
+    distinct string one object: the wrapper stores it as it is, nothing is copied per host."""
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no trust or Origin tags')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.inventory.data import InventoryData
+    from ansible.inventory.manager import _InventoryDataWrapper
+
+    module = plugin.InventoryModule()
+    module._options = {'strict': False, 'compose': {}, 'groups': {}, 'keyed_groups': []}
+    origin = Origin(description='<inventory plugin under test>')
+    data = InventoryData()
+    module.inventory = _InventoryDataWrapper(data, target_plugin=module, origin=origin)
+    raw = [raw_session('11111111-0000-0000-0000-00000000000%d' % index, 'WS-%d' % index, company='Acme')
+           for index in (1, 2)] + [raw_session('11111111-0000-0000-0000-000000000003', '{{ 7 * 7 }}', company='Acme')]
+    module._populate(plugin.build_hosts(raw, 'rest', {'company': 1}, ['name', 'session_id'], 'newest', ['company'], ','))
+
+    first, second = data.get_host('WS-1').vars, data.get_host('WS-2').vars
+    assert first['screenconnect_company'] == 'Acme' and first['screenconnect_company'] is second['screenconnect_company']
+    for value in (first['screenconnect_company'], first['screenconnect_guest']['os_name'], first['screenconnect_custom_properties'][7]):
+        assert is_trusted(value) and Origin.get_tag(value) is origin
+    template = data.get_host('11111111-0000-0000-0000-000000000003').vars['screenconnect_name']
+    assert template == '{{ 7 * 7 }}' and not is_trusted(template) and Origin.get_tag(template) is origin
