@@ -28,7 +28,7 @@ class FakeClient:
         self.calls.append(('get_session', session_id))
         return self.sessions.get(session_id)
 
-    def find_sessions(self, expression=None, session_type='access', property_names=None):
+    def find_sessions(self, expression=None, session_type='access', property_names=None, by_name=None):
         self.calls.append(('find_sessions', expression, session_type))
         return [session for session in self.sessions.values() if session_type in ('all', session['session_type'])]
 
