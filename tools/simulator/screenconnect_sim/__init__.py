@@ -12,7 +12,8 @@ A standalone HTTP(S) server on 127.0.0.1 that behaves like a ScreenConnect serve
 included. It serves:
 
 REST (RESTful API Manager extension)
-    POST /App_Extensions/{extension_id}/Service.ashx/{Method}
+    POST /App_Extensions/{extension_id}/Service.ashx/{Method} (also under a path prefix, like
+    /control/App_Extensions/...; reads also by GET with the arguments by name in the query)
     auth header ``CTRLAuthHeader: <secret>`` (401 otherwise), ``Origin`` checked when an allowed
     origin is configured (403), body = JSON array of positional arguments (reads also take an
     object of parameter names). Unknown method -> 500 ``Web method does not exist``. Void methods
@@ -36,7 +37,7 @@ Control endpoints for tests (no auth, never rate limited, never recorded)
     POST /_sim/reset           {"fleet": false}: clears requests, counters, faults
     POST /_sim/faults          JSON list of fault rules (replaces the current list)
     POST /_sim/config          {"spelling", "rate_limit", "rate_burst", "omit_active_connections",
-                                "allowed_origin", "command_delay"}
+                                "allowed_origin", "command_delay", "token_ttl", "variations"}
     POST /_sim/sessions        add a session: {"name", "machine_name", "custom_properties",
                                 "online", "os", "session_type"} -> {"SessionID": id}
     POST /_sim/revoke-tokens   forget every OAuth token issued
@@ -50,6 +51,13 @@ Fault rules: {"method": <API method name> | "*" | "download" | "OAuthToken", "ki
 the action is not performed), after (the action is performed, then ``status``, default 502),
 html (200 login page), slow (sleep ``seconds``, then normal), malformed (200 truncated JSON),
 reset (socket closed without an answer), truncate (a short body with a lying Content-Length).
+
+Variations (faults.VARIATIONS): ways real servers differ, each on by name through
+Simulator(variations=[...]), configure(variations=[...]), POST /_sim/config {"variations": [...]}
+or --variation NAME: old_extension (no GetSessionsByFilter), cmd_echo (cmd output starts with
+"C:\\WINDOWS\\system32>command"), connection_events (RanCommand under Connections[].Events),
+numeric_session_type (CreateSession refuses a type name), exact_origin (Origin must be the
+server's own scheme://host:port), event_age_ms (event Time as milliseconds before the answer).
 
 Rate limit: one token bucket over REST, JSON-RPC and /oauth/token requests; 429 with an integer
 ``Retry-After`` (>= 1) when empty. The bucket is strict (RATE_JITTER = 0): a client must absorb

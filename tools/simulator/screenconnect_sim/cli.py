@@ -6,6 +6,7 @@ import signal
 import tempfile
 import threading
 
+from .faults import VARIATIONS
 from .fleet import SPELLINGS
 from .simulator import Simulator
 
@@ -39,6 +40,9 @@ def main(argv=None):
     parser.add_argument('--instance-id', help='16 lower-case hex digits (default derived from the seed)')
     parser.add_argument('--omit-active-connections', action='store_true',
                         help='leave ActiveConnections out of session lists')
+    parser.add_argument('--variation', action='append', default=[], choices=sorted(VARIATIONS), metavar='NAME',
+                        help='behave like a real server variation (repeatable): %s' % '; '.join(
+                            '%s: %s' % item for item in sorted(VARIATIONS.items())))
     parser.add_argument('--command-delay', type=float, default=0.2,
                         help='seconds until a queued command on an online guest shows its RanCommand event')
     parser.add_argument('--record', help='append each recorded request to this JSON lines file')
@@ -54,7 +58,7 @@ def main(argv=None):
                         token_ttl=args.token_ttl, allowed_origin=args.allowed_origin, instance_id=args.instance_id,
                         omit_active_connections=args.omit_active_connections, command_delay=args.command_delay,
                         port=args.port, certfile=args.certfile, keyfile=args.keyfile, host=args.host,
-                        record=args.record)
+                        record=args.record, variations=args.variation)
     except ValueError as error:
         parser.error(str(error))
     sim.start()

@@ -1,9 +1,35 @@
-"""Switchable faults and the rate limit: how the simulated server says no."""
+"""Switchable faults and the rate limit (how the simulated server says no), and the variations:
+ways real servers differ from one another (facts sheet, section 9), each switched on by name."""
 
 import math
 import time
 
 FAULT_KINDS = ('status', 'after', 'html', 'slow', 'malformed', 'reset', 'truncate')
+
+# name -> what the server then does. Simulator(variations=[...]), configure(variations=[...]),
+# POST /_sim/config {"variations": [...]}, or --variation NAME on the command line.
+VARIATIONS = {
+    'old_extension': 'an older RESTful API Manager: GetSessionsByFilter answers 500 "Web method does not exist"',
+    'cmd_echo': 'cmd output (Windows guest, no #!ps) starts with the echoed prompt and command: '
+                'C:\\WINDOWS\\system32>hostname',
+    'connection_events': 'details carry RanCommand events under the guest connection (Connections[].Events), '
+                         'not in the top-level Events',
+    'numeric_session_type': 'CreateSession takes SessionType only as a number; a name answers 500',
+    'exact_origin': "the Origin must be exactly the server's scheme://host:port (RESTfulAllowedOrigin = its URL)",
+    'event_age_ms': 'event Time is a number: milliseconds before the answer (as PageService gives it)',
+}
+MISSING_IN_OLD_EXTENSION = ('GetSessionsByFilter',)
+
+
+def check_variations(names):
+    """The variation names as a frozenset; ValueError naming the unknown ones."""
+    if isinstance(names, str):
+        names = [names]
+    names = frozenset(names or ())
+    unknown = sorted(names - set(VARIATIONS))
+    if unknown:
+        raise ValueError('unknown variation(s) %s; known: %s' % (', '.join(unknown), ', '.join(sorted(VARIATIONS))))
+    return names
 
 
 class Faults:

@@ -1,8 +1,15 @@
-"""The session filter language of GetSessionsByFilter (and the seed's GetSessions string filter)."""
+"""The session filter language of GetSessionsByFilter (and the seed's GetSessions string filter).
+
+As real servers take it: Field op value combined with AND, OR, NOT and parentheses; values in
+single or double quotes (a quote doubled inside) or numbers; LIKE with * or % as the wildcard
+(_ is an ordinary character); Field [NOT] IN (v1, v2, ...). Property names: SessionID, Name, Host,
+Code, SessionType, IsPublic, IsEnded, CustomProperty1..8, GuestConnectedCount,
+HostConnectedCount, the session's event times and the flat Guest* names (GuestMachineName,
+GuestMachineSerialNumber, ...), matched without regard to case."""
 
 import re
 
-from .fleet import GUEST_KEYS, GUEST_TIME_KEYS, REAL_TYPES, fmt_time
+from .fleet import GUEST_KEYS, GUEST_TIME_KEYS, REAL_TYPES, fmt_time, public_address
 
 
 class FilterError(ValueError):
@@ -10,15 +17,15 @@ class FilterError(ValueError):
 
 
 TOKEN_RE = re.compile(r"""\s*(?:
-    (?P<string>'(?:[^']|'')*')
+    (?P<string>'(?:[^']|'')*'|"(?:[^"]|"")*")
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<op><>|!=|>=|<=|=|<|>)
-  | (?P<paren>[()])
+  | (?P<paren>[(),])
   | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<bad>\S)
 )""", re.VERBOSE)
 
-KEYWORDS = {'AND', 'OR', 'NOT', 'LIKE', 'TRUE', 'FALSE', 'NULL'}
+KEYWORDS = {'AND', 'OR', 'NOT', 'LIKE', 'IN', 'TRUE', 'FALSE', 'NULL'}
 
 
 def tokenize(text):
@@ -34,11 +41,11 @@ def tokenize(text):
         value = m.group(kind)
         where = m.start(kind) + 1
         if kind == 'bad':
-            if value == "'":
+            if value in ('"', "'"):
                 raise FilterError('unterminated string starting at position %d' % where)
             raise FilterError("unexpected character '%s' at position %d" % (value, where))
         if kind == 'string':
-            value = value[1:-1].replace("''", "'")
+            value = value[1:-1].replace(value[0] * 2, value[0])
         elif kind == 'number':
             value = float(value) if '.' in value else int(value)
         elif kind == 'word' and value.upper() in KEYWORDS:
@@ -80,6 +87,7 @@ def _field_getters():
             getters['Guest' + key] = _guest_time_getter(key)
         else:
             getters['Guest' + key] = _guest_getter(key)
+    getters['GuestNetworkAddress'] = public_address
     return getters
 
 
@@ -88,12 +96,11 @@ FIELDS_LOWER = {name.lower(): name for name in list(FIELD_GETTERS) + ['SessionTy
 
 
 def like_regex(pattern):
+    """LIKE as real servers take it: * and % match any run of characters; _ is itself."""
     out = []
     for ch in pattern:
-        if ch == '%':
+        if ch in '%*':
             out.append('.*')
-        elif ch == '_':
-            out.append('.')
         else:
             out.append(re.escape(ch))
     return re.compile(''.join(out), re.IGNORECASE | re.DOTALL)
@@ -187,19 +194,40 @@ class FilterParser:
         negate = False
         if (kind, op) == ('kw', 'NOT'):
             kind, op, where = self.take()
-            if (kind, op) != ('kw', 'LIKE'):
-                raise FilterError("expected LIKE after NOT at position %d" % where)
+            if (kind, op) not in (('kw', 'LIKE'), ('kw', 'IN')):
+                raise FilterError("expected LIKE or IN after NOT at position %d" % where)
             negate = True
+        if (kind, op) == ('kw', 'IN'):
+            tests = [self.compile(field, '=', literal, vkind) for literal, vkind in self.parse_list()]
+            return (lambda s: not any(t(s) for t in tests)) if negate else (lambda s: any(t(s) for t in tests))
         if kind == 'kw' and op == 'LIKE':
             op = 'NOT LIKE' if negate else 'LIKE'
         elif kind != 'op':
             raise FilterError("expected a comparison operator after '%s' at position %d" % (field, where))
+        literal, vkind = self.parse_value()
+        return self.compile(field, op, literal, vkind)
+
+    def parse_value(self):
         vkind, literal, where = self.take()
         if vkind == 'kw' and literal in ('TRUE', 'FALSE'):
             vkind, literal = 'number', 1 if literal == 'TRUE' else 0
         if vkind not in ('string', 'number'):
             raise FilterError("expected a quoted string or a number at position %d" % where)
-        return self.compile(field, op, literal, vkind)
+        return literal, vkind
+
+    def parse_list(self):
+        """( value [, value]... ) after IN."""
+        kind, value, where = self.take()
+        if (kind, value) != ('paren', '('):
+            raise FilterError("expected '(' after IN at position %d" % where)
+        values = [self.parse_value()]
+        while self.peek()[:2] == ('paren', ','):
+            self.take()
+            values.append(self.parse_value())
+        kind, value, where = self.take()
+        if (kind, value) != ('paren', ')'):
+            raise FilterError("expected ',' or ')' in the IN list at position %d" % where)
+        return [(literal, vkind) for literal, vkind in values]
 
     def compile(self, field, op, literal, vkind):
         if field == 'SessionType':

@@ -293,6 +293,13 @@ class Fleet:
         return events
 
 
+def public_address(s):
+    """The address the server sees a guest connect from (a documentation range, 203.0.113.0/24)."""
+    if not s.guest['MachineName']:
+        return ''
+    return '203.0.113.%d' % (int(s.sid[:2], 16) % 254 + 1)
+
+
 def make_event(rng, etype, data, ticks, host=''):
     return {'EventID': make_guid(rng), 'EventType': etype, 'Data': data, 'Time': ticks, 'Host': host}
 
@@ -325,6 +332,8 @@ def render_session(s, spelling, api, omit_connections=False):
         for key in GUEST_KEYS:
             value = g[key]
             out['Guest' + key] = fmt_time(value) if key in GUEST_TIME_KEYS else value
+        # Flat answers also carry the address the server sees the guest at: public, not the private one.
+        out['GuestNetworkAddress'] = public_address(s)
     else:
         info = {}
         for key in GUEST_KEYS:

@@ -112,8 +112,8 @@ class Installers:
         text = ('%s\nClientLaunchParameters=%s\nVersion=%s\n' % (name, launch, CLIENT_VERSION)).encode()
         if ext == 'msi':
             body = (b'\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1' + b'\x00' * 24 +
-                    ('ProductName=ScreenConnect Client (%s)\nUpgradeCode={0AF6F3A3-5D1C-4E3B-9B5C-%s}\n'
-                     'Manufacturer=ScreenConnect Software\nProductVersion=%s\n' % (iid, iid[:12].upper(), CLIENT_VERSION)).encode() + text)
+                    ('ProductName=ScreenConnect Client (%s)\nUpgradeCode={0AF6F3A3-5D1C-4E3B-%s-%s}\n'
+                     'Manufacturer=ScreenConnect Software\nProductVersion=%s\n' % (iid, iid[:4].upper(), iid[4:].upper(), CLIENT_VERSION)).encode() + text)
         elif ext == 'exe':
             body = b'MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00' + b'This program cannot be run in DOS mode.\n' + \
                 ('ScreenConnect Client (%s)\n' % iid).encode() + text

@@ -2,7 +2,8 @@
 
 import json
 
-from .answers import Fault, json_answer, properties_arg, sm_fault, text_answer, void_answer
+from .answers import Answer, Fault, json_answer, properties_arg, sm_fault, text_answer, void_answer
+from .faults import MISSING_IN_OLD_EXTENSION
 from .filters import FilterError, compile_filter
 from .fleet import (EV_MODIFIED_NAME, EV_MODIFIED_PROPERTIES, EV_NOTE, EV_QUEUED_MESSAGE, EV_QUEUED_TOOL,
                     EV_SENT_MESSAGE, GUID_RE, REAL_TYPES, render_session, session_type_of)
@@ -20,13 +21,20 @@ REST_WRITES = ('CreateSession', 'UpdateSessionCustomProperties', 'UpdateSessionN
 class RestApi:
     """The REST methods of the Simulator (a mixin: state, lock and session operations are the Simulator's)."""
 
-    def rest(self, method, body, headers):
-        if method not in REST_READS and method not in REST_WRITES:
+    def rest(self, method, body, headers, http_method='POST'):
+        """One REST call. Reads take POST or GET (documented as GET; every client POSTs), writes POST."""
+        variations = self.variations
+        if method not in REST_READS and method not in REST_WRITES or (
+                'old_extension' in variations and method in MISSING_IN_OLD_EXTENSION):
             return text_answer(500, 'Web method does not exist')
+        if http_method != 'POST' and method not in REST_READS:
+            return Answer(405, '%s takes POST' % method, 'text/plain; charset=utf-8', {'Allow': 'POST'})
         secret = headers.get('CTRLAuthHeader')
         if secret is None or secret != self.api_secret:
             return text_answer(401, 'Unauthorized: the CTRLAuthHeader is missing or wrong')
-        if self.allowed_origin and headers.get('Origin') != self.allowed_origin:
+        # exact_origin: RESTfulAllowedOrigin holds the server's own scheme://host:port.
+        allowed = self.allowed_origin or (self.url if 'exact_origin' in variations else None)
+        if allowed and headers.get('Origin') != allowed:
             return text_answer(403, 'Forbidden: Origin is not the allowed origin (RESTfulAllowedOrigin)')
         try:
             args = self._rest_args(method, body)
@@ -96,6 +104,9 @@ class RestApi:
         if len(args) != 5:
             raise sm_fault('CreateSession takes 5 arguments')
         stype, name, is_public, code, cps = args
+        if 'numeric_session_type' in self.variations and not isinstance(stype, int):
+            raise sm_fault('cannot convert %s to SessionType (a number: Support 0, Meeting 1, Access 2)'
+                           % json.dumps(stype))
         stype = session_type_of(stype, REAL_TYPES)
         if stype is None or not isinstance(name, str) or not isinstance(is_public, bool) \
                 or not isinstance(code, (str, type(None))):

@@ -13,7 +13,8 @@ from http.server import BaseHTTPRequestHandler
 from .answers import LOGIN_HTML, NOT_FOUND_HTML, STATUS_TEXT, Answer, html_answer, json_answer, raw_json_answer, text_answer
 from .installers import CONTENT_TYPES
 
-REST_PATH = re.compile(r'^/App_Extensions/([^/]+)/Service\.ashx/([^/]*)$', re.IGNORECASE)
+# A server may live under a path (server_url https://host/control): the REST path may follow one.
+REST_PATH = re.compile(r'^(?:/[^?#]*)?/App_Extensions/([^/]+)/Service\.ashx/([^/]*)$', re.IGNORECASE)
 BIN_PATH = re.compile(r'^/Bin/([^/]+)\.ClientSetup\.([^/.]+)$')
 RECORDED_HEADERS = ('Origin', 'Content-Type', 'User-Agent')
 
@@ -60,7 +61,7 @@ class SimHandler(BaseHTTPRequestHandler):
         body_error = None
         rest = REST_PATH.match(path)
         binm = BIN_PATH.match(path)
-        if rest and verb == 'POST':
+        if rest and verb in ('POST', 'GET'):
             api, method = 'rest', rest.group(2)
         elif path.lower() == '/services/pageservice.ashx' and verb == 'POST':
             api = 'rpc'
@@ -68,7 +69,11 @@ class SimHandler(BaseHTTPRequestHandler):
             api, method = 'oauth', 'OAuthToken'
         elif binm and verb in ('GET', 'HEAD'):
             api, method = 'download', 'download'
-        if api in ('rest', 'rpc'):
+        if api == 'rest' and verb == 'GET' and not raw.strip():
+            # a read by GET: its arguments by parameter name in the query
+            body = dict(urllib.parse.parse_qsl(parsed.query, keep_blank_values=True)) if parsed.query else None
+            args = body
+        elif api in ('rest', 'rpc'):
             if raw.strip():
                 try:
                     body = json.loads(raw.decode('utf-8'))
@@ -164,7 +169,7 @@ class SimHandler(BaseHTTPRequestHandler):
                 return html_answer(404, NOT_FOUND_HTML)
             if body_error is not None:
                 return text_answer(500, 'Invalid JSON primitive: %s' % body_error)
-            return sim.rest(method, body, self.headers)
+            return sim.rest(method, body, self.headers, self.command)
         if api == 'rpc':
             if body_error is not None:
                 return json_answer({'id': None, 'result': None, 'error': {'code': -32700, 'message': 'Parse error'}})
@@ -196,7 +201,7 @@ class SimHandler(BaseHTTPRequestHandler):
                                     'rate_burst': sim.rate_burst, 'allowed_origin': sim.allowed_origin,
                                     'omit_active_connections': sim.omit_active_connections,
                                     'command_delay': sim.command_delay, 'instance_id': sim.instance_id,
-                                    'extension_id': sim.extension_id})
+                                    'extension_id': sim.extension_id, 'variations': sorted(sim.variations)})
             if verb == 'POST' and path.startswith('/_sim/sessions/') and path.endswith(('/connect', '/disconnect')):
                 sid, _sep, action = path[len('/_sim/sessions/'):].rpartition('/')
                 s = sim.find(sid)

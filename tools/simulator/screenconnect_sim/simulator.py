@@ -11,7 +11,7 @@ import time
 from http.server import ThreadingHTTPServer
 
 from .answers import Answer, inc, raw_json_answer
-from .faults import Faults
+from .faults import Faults, check_variations
 from .fleet import (EV_CONNECTED, EV_CREATED, EV_DISCONNECTED, EV_QUEUED_COMMAND, EV_RAN_COMMAND, EXTENSION_ID,
                     GUEST_TIME_KEYS, OS_ALIASES, OS_CATALOG, REAL_TYPES, SPELLINGS, TICKS, Fleet, Session, empty_guest,
                     fmt_time, make_event, make_guid, pad_properties, render_event, render_session, session_json,
@@ -29,7 +29,7 @@ class Simulator(RestApi, RpcApi, Faults):
                  api_secret='s3cret-rest', api_key='k3y-rpc', oauth_client_id='cid',
                  oauth_client_secret='csecret', token_ttl=3600, allowed_origin=None, instance_id=None,
                  omit_active_connections=False, command_delay=0.2, port=0, certfile=None, keyfile=None,
-                 host='127.0.0.1', record=None, extension_id=EXTENSION_ID):
+                 host='127.0.0.1', record=None, extension_id=EXTENSION_ID, variations=()):
         if spelling not in SPELLINGS:
             raise ValueError('spelling must be one of %s' % ', '.join(SPELLINGS))
         self.session_count = sessions
@@ -41,6 +41,7 @@ class Simulator(RestApi, RpcApi, Faults):
         self.oauth_client_secret = oauth_client_secret
         self.token_ttl = token_ttl
         self.allowed_origin = allowed_origin
+        self.variations = check_variations(variations)  # see faults.VARIATIONS
         self.omit_active_connections = omit_active_connections
         self.command_delay = command_delay
         self.port = port
@@ -120,7 +121,7 @@ class Simulator(RestApi, RpcApi, Faults):
 
     def configure(self, **config):
         unknown = set(config) - {'spelling', 'rate_limit', 'rate_burst', 'omit_active_connections',
-                                 'allowed_origin', 'command_delay', 'token_ttl'}
+                                 'allowed_origin', 'command_delay', 'token_ttl', 'variations'}
         if unknown:
             raise ValueError('unknown config key(s): %s' % ', '.join(sorted(unknown)))
         with self.lock:
@@ -138,6 +139,10 @@ class Simulator(RestApi, RpcApi, Faults):
                 self.command_delay = float(config['command_delay'])
             if 'token_ttl' in config:
                 self.token_ttl = float(config['token_ttl'])
+            if 'variations' in config:
+                self.variations = check_variations(config['variations'])
+                for s in self.fleet.sessions:
+                    self.touched(s)
 
     def revoke_tokens(self):
         with self.lock:
@@ -284,11 +289,35 @@ class Simulator(RestApi, RpcApi, Faults):
 
     def _details(self, s, api):
         with self.lock:
-            spelling, omit = self.spelling, self.omit_active_connections
+            spelling, omit, variations = self.spelling, self.omit_active_connections, self.variations
         session = render_session(s, spelling, api, omit)
         events = [render_event(e) for e in self.events_of(s)]
         connections = render_session(s, spelling, api, False)['ActiveConnections']
+        if 'event_age_ms' in variations:
+            now = self.now_ticks()
+            for rendered, event in zip(events, self.events_of(s)):
+                rendered['Time'] = max(0, (now - event['Time']) // (TICKS // 1000))
+        if 'connection_events' in variations:
+            for connection in connections:
+                connection['Events'] = []
+            guest = [c for c in connections if c['ProcessType'] in (2, 'Guest')]
+            if not guest:  # the guest left since: its results stay with its last connection
+                guest = [{'ProcessType': 'Guest' if spelling == 'seed' else 2, 'ConnectionID': s.sid, 'Events': []}]
+                connections.append(guest[0])
+            guest[0]['Events'] = [e for e in events if e['EventType'] == EV_RAN_COMMAND]
+            events = [e for e in events if e['EventType'] != EV_RAN_COMMAND]
         return {'Session': session, 'Events': events, 'Connections': connections}
+
+    def command_result(self, s, command):
+        """What the guest answers to a command; with cmd_echo, cmd's prompt and the command come first."""
+        output = command_output(s, command)
+        lines = [line for line in command.replace('\r\n', '\n').split('\n') if line.strip()]
+        body = [line for line in lines if not line.strip().startswith('#')]
+        powershell = any(line.strip().lower() == '#!ps' for line in lines)
+        windows = 'windows' in s.guest['OperatingSystemName'].lower()
+        if 'cmd_echo' in self.variations and windows and not powershell and body:
+            output = 'C:\\WINDOWS\\system32>%s\r\n%s' % (body[0].strip(), output)
+        return output
 
     def _count_write(self, method):
         with self.lock:
@@ -313,7 +342,7 @@ class Simulator(RestApi, RpcApi, Faults):
         ticks = self.add_event(s, EV_QUEUED_COMMAND, command)
         with self.lock:
             if s.online:
-                s.pending.append((ticks + int(self.command_delay * TICKS), command_output(s, command)))
+                s.pending.append((ticks + int(self.command_delay * TICKS), self.command_result(s, command)))
             else:
                 s.waiting.append(command)
 
@@ -332,7 +361,7 @@ class Simulator(RestApi, RpcApi, Faults):
                 s.conn_time = s.info_time = now
                 s.events.append(make_event(rng, EV_CONNECTED, '', now))
                 for command in s.waiting:
-                    s.pending.append((now + int(self.command_delay * TICKS), command_output(s, command)))
+                    s.pending.append((now + int(self.command_delay * TICKS), self.command_result(s, command)))
                 s.waiting = []
             else:
                 s.conns = [c for c in s.conns if c['ProcessType'] != 2]
