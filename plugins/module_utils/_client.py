@@ -100,9 +100,9 @@ class MissingMethods:
 
     def _load(self):
         try:
-            with open(self.path) as handle:
+            with open(self.path, encoding='utf-8') as handle:
                 data = json.load(handle)
-        except (IOError, OSError, ValueError):
+        except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}
 
@@ -114,7 +114,7 @@ class MissingMethods:
         data = self._load()
         data[method] = self._clock()
         handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix='.methods-')
-        with os.fdopen(handle, 'w') as out:
+        with os.fdopen(handle, 'w', encoding='utf-8') as out:
             json.dump(data, out)
         os.replace(temporary, self.path)
 
