@@ -227,7 +227,7 @@ class FilterParser:
         kind, value, where = self.take()
         if (kind, value) != ('paren', ')'):
             raise FilterError("expected ',' or ')' in the IN list at position %d" % where)
-        return [(literal, vkind) for literal, vkind in values]
+        return values
 
     def compile(self, field, op, literal, vkind):
         if field == 'SessionType':
