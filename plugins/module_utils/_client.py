@@ -302,6 +302,7 @@ class ScreenConnectClient:
     def _http_error(self, response, label, safe):
         status = response.status_code
         server_message = self.redact(_server_message(response))
+        missing = label if status == 500 and server_message == WEB_METHOD_MISSING and self.api == 'rest' else None
         advice = ''
         if status == 401:
             advice = ('check api_secret (sent raw as CTRLAuthHeader) and that the RESTful API Manager extension '
@@ -314,7 +315,7 @@ class ScreenConnectClient:
         elif status == 404:
             advice = ('check server_url and extension_id: is the RESTful API Manager extension installed?'
                       if self.api == 'rest' else 'the session or endpoint was not found')
-        elif status == 500 and server_message == WEB_METHOD_MISSING and self.api == 'rest':
+        elif missing:
             advice = missing_method_message(label)
         elif status == 429:
             advice = 'rate limited by the server'
@@ -327,7 +328,6 @@ class ScreenConnectClient:
             message += ': %s' % server_message
         if advice:
             message += ' (%s)' % advice
-        missing = label if status == 500 and server_message == WEB_METHOD_MISSING and self.api == 'rest' else None
         return ScreenConnectError(self.redact(message), status=status, method=label, server_message=server_message,
                                   may_have_run=status in (500, 502, 504) and not safe and not missing,
                                   missing_method=missing)
