@@ -81,7 +81,7 @@ def missing_method_message(method, remembered=False):
     """One line: which method the server's RESTful API Manager lacks, and what to do."""
     if remembered:
         head = ("%s not sent: this server's RESTful API Manager has no method %s (it answered HTTP 500 %s "
-                'earlier in this run)' % (method, method, WEB_METHOD_MISSING))
+                'in the last %d minutes)' % (method, method, WEB_METHOD_MISSING, MISSING_METHOD_MEMORY // 60))
     else:
         head = "this server's RESTful API Manager has no method %s" % method
     return '%s, %s' % (head, _MISSING_METHOD_FIXES[method]) if method in _MISSING_METHOD_FIXES \

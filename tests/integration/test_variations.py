@@ -18,7 +18,7 @@ FILTER_FIX = ("GetSessionsByFilter failed: HTTP 500 Internal Server Error: Web m
               'serial_number, filter or the inventory needs: update the RESTful API Manager extension, or set '
               'api: session_manager (lookups by session_id or name work without it))')
 REMEMBERED = ("GetSessionsByFilter not sent: this server's RESTful API Manager has no method GetSessionsByFilter "
-              '(it answered HTTP 500 Web method does not exist earlier in this run), which listing sessions')
+              '(it answered HTTP 500 Web method does not exist in the last 15 minutes), which listing sessions')
 
 
 @pytest.fixture(scope='module')

@@ -398,8 +398,8 @@ def test_a_missing_method_is_remembered_per_server_and_not_asked_again(connect, 
     error = raised(again.find_sessions)
     assert again_http.sent == [] and error.missing_method == 'GetSessionsByFilter' and error.status is None
     assert error.message.startswith("GetSessionsByFilter not sent: this server's RESTful API Manager has no method "
-                                    'GetSessionsByFilter (it answered HTTP 500 Web method does not exist earlier in '
-                                    'this run), which listing sessions')
+                                    'GetSessionsByFilter (it answered HTTP 500 Web method does not exist in the last '
+                                    '15 minutes), which listing sessions')
     other, other_http = connect(json_answer([MAC_ONLINE]), server_url='https://other.example.com')
     assert other.find_sessions() and len(other_http.sent) == 1  # another server is asked
     stale = _client.MissingMethods('%s %s' % (SERVER, '2d558935-686a-4bd0-9991-07539f5fe749'), state_dir,
