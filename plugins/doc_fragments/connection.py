@@ -47,7 +47,10 @@ options:
   origin:
     description:
       - Value of the C(Origin) header; must match the extension's C(RESTfulAllowedOrigin) setting when
-        the administrator filled it in. Defaults to O(server_url).
+        the administrator filled it in. Defaults to C(scheme://host[:port]) of O(server_url), without
+        its path or trailing slash, like a browser sends it.
+      - When C(RESTfulAllowedOrigin) holds something else, a bare host name for example, set this to
+        that value exactly (an HTTP 403 names the Origin that was sent).
       - If not set, the environment variable E(SCREENCONNECT_ORIGIN) is used.
     type: str
   api_key:
@@ -101,7 +104,9 @@ options:
   retries:
     description:
       - How often to retry a request the server did not take (HTTP 429 or 503, honouring C(Retry-After)),
-        or a read that failed with HTTP 500, 502, 504 or a timeout.
+        or a read that failed with HTTP 502, 504 or a timeout.
+      - A read that failed with HTTP 500 is asked once more after a second, whatever this says, as servers
+        answer 500 to a bad filter or a wrong argument too, which asking again does not mend.
       - Commands, messages, notes, creates and updates are never sent twice after a 500, 502, 504 or
         timeout, because the server may have carried them out already.
     type: int

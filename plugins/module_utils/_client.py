@@ -15,9 +15,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import json
+import os
 import random
 import re
+import tempfile
 import time
 
 try:
@@ -31,20 +34,34 @@ except ImportError as exc:  # pragma: no cover - reported by the module or plugi
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
 from ansible_collections.msp.screenconnect.plugins.module_utils._connection_options import (
-    CONNECTION_OPTIONS, SECRET_OPTIONS, ConfigError, tls_verify, validate_options)
-from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import SharedRateLimiter
+    CONNECTION_OPTIONS, SECRET_OPTIONS, ConfigError, default_origin, tls_verify, validate_options)
+from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import (
+    SharedRateLimiter, default_state_dir, private_dir)
 
 COLLECTION_VERSION = '0.1.0'
 USER_AGENT = 'msp.screenconnect/%s' % COLLECTION_VERSION
 _RETRY_AFTER_CAP = 300.0
 _BACKOFF_CAP = 30.0
 _TOKEN_REFRESH_MARGIN = 30.0
+# A 500 on a read is mostly a bad filter or argument, which fails the same way every time:
+# one more try after this pause, not the backoff of a server that is down.
+_READ_FAULT_PAUSE = 1.0
+WEB_METHOD_MISSING = 'Web method does not exist'
+FILTER_METHOD = 'GetSessionsByFilter'
+# How long every process of this controller remembers that a server lacks a method (one run).
+MISSING_METHOD_MEMORY = 900.0
+_MISSING_METHOD_FIXES = {
+    FILTER_METHOD: ('which listing sessions by machine_name, serial_number, filter or the inventory needs: update the '
+                    'RESTful API Manager extension, or set api: session_manager (lookups by session_id or name work '
+                    'without it)'),
+}
 
 
 class ScreenConnectError(Exception):
     """Any failure talking to the server: what was called, what came back, and what to do."""
 
-    def __init__(self, message, status=None, method=None, server_message=None, may_have_run=False):
+    def __init__(self, message, status=None, method=None, server_message=None, may_have_run=False,
+                 missing_method=None):
         super(ScreenConnectError, self).__init__(message)
         self.message = message
         self.status = status
@@ -52,10 +69,54 @@ class ScreenConnectError(Exception):
         self.server_message = server_message
         # True when a write may have reached the server although no answer says so.
         self.may_have_run = may_have_run
+        # The method the server's extension lacks ('Web method does not exist'), else None.
+        self.missing_method = missing_method
 
     def to_result(self):
         return {'msg': self.message, 'status': self.status, 'method': self.method,
                 'server_message': self.server_message, 'may_have_run': self.may_have_run}
+
+
+def missing_method_message(method, remembered=False):
+    """One line: which method the server's RESTful API Manager lacks, and what to do."""
+    if remembered:
+        head = ("%s not sent: this server's RESTful API Manager has no method %s (it answered HTTP 500 %s "
+                'in the last %d minutes)' % (method, method, WEB_METHOD_MISSING, MISSING_METHOD_MEMORY // 60))
+    else:
+        head = "this server's RESTful API Manager has no method %s" % method
+    return '%s, %s' % (head, _MISSING_METHOD_FIXES[method]) if method in _MISSING_METHOD_FIXES \
+        else '%s: update the extension' % head
+
+
+class MissingMethods:
+    """The methods a server's extension lacks, remembered by every process of this controller for
+    MISSING_METHOD_MEMORY seconds, so a run asks once, not once per host and task. A small file
+    beside the rate limit's state (no secrets); losing it only costs one request."""
+
+    def __init__(self, key, state_dir=None, clock=time.time):
+        digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]
+        self.path = os.path.join(private_dir(state_dir or default_state_dir()), 'methods-%s.json' % digest)
+        self._clock = clock
+
+    def _load(self):
+        try:
+            with open(self.path, encoding='utf-8') as handle:
+                data = json.load(handle)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def lacks(self, method):
+        seen = self._load().get(method)
+        return isinstance(seen, (int, float)) and 0 <= self._clock() - seen < MISSING_METHOD_MEMORY
+
+    def add(self, method):
+        data = self._load()
+        data[method] = self._clock()
+        handle, temporary = tempfile.mkstemp(dir=os.path.dirname(self.path), prefix='.methods-')
+        with os.fdopen(handle, 'w', encoding='utf-8') as out:
+            json.dump(data, out)
+        os.replace(temporary, self.path)
 
 
 def _retry_after_seconds(response):
@@ -83,7 +144,8 @@ class ScreenConnectClient:
         self.options = merged
         self.api = merged['api']
         self.server_url = merged['server_url'].rstrip('/')
-        self.origin = merged['origin'] or self.server_url
+        # Never server_url itself: an Origin has no path and no trailing slash.
+        self.origin = merged['origin'] or default_origin(self.server_url)
         self.timeout = float(merged['timeout'])
         self.retries = int(merged['retries'])
         self.backoff_base = backoff_base
@@ -94,6 +156,8 @@ class ScreenConnectClient:
         self._rpc_id = 0
         self.limiter = SharedRateLimiter(self.server_url, merged['rate_limit'], merged['rate_burst'],
                                          state_dir=state_dir, sleep=sleep)
+        self.missing_methods = MissingMethods('%s %s' % (self.server_url, merged['extension_id'].lower()),
+                                              state_dir=state_dir)
         # Counters a module or benchmark can report.
         self.stats = {'requests': 0, 'retries': 0, 'rate_limited': 0, 'waited': 0.0}
         # Anything with requests.Session's request(method, url, **kwargs) and headers; tests pass a fake.
@@ -160,6 +224,7 @@ class ScreenConnectClient:
         already have been carried out, and sending it again could run a command twice.
         """
         attempt = 0
+        read_faults = 0
         while True:
             waited = self.limiter.acquire()
             self.stats['waited'] += waited
@@ -190,8 +255,12 @@ class ScreenConnectClient:
                 if status in (429, 503):
                     # Tell every fork, not just this process, to hold back.
                     self.limiter.pause(retry_after if retry_after is not None else self._backoff(attempt))
-                elif not (safe and status in (500, 502, 504)) or error.server_message == 'Web method does not exist':
+                elif not (safe and status in (500, 502, 504)) or error.missing_method:
                     raise error
+                elif status == 500:
+                    read_faults += 1
+                    if read_faults > 1:
+                        raise error
             if attempt >= self.retries:
                 if error.status == 429:
                     error.message += ' (still rate limited after %d retries: lower rate_limit or raise retries)' % self.retries
@@ -199,7 +268,7 @@ class ScreenConnectClient:
             attempt += 1
             self.stats['retries'] += 1
             if error.status not in (429, 503):  # those wait in limiter.acquire(), paused above
-                delay = self._backoff(attempt - 1)
+                delay = _READ_FAULT_PAUSE if error.status == 500 else self._backoff(attempt - 1)
                 self.stats['waited'] += delay
                 self._sleep(delay)
 
@@ -233,30 +302,35 @@ class ScreenConnectClient:
     def _http_error(self, response, label, safe):
         status = response.status_code
         server_message = self.redact(_server_message(response))
+        missing = label if status == 500 and server_message == WEB_METHOD_MISSING and self.api == 'rest' else None
         advice = ''
         if status == 401:
             advice = ('check api_secret (sent raw as CTRLAuthHeader) and that the RESTful API Manager extension '
                       'is enabled' if self.api == 'rest' else 'check api_key or the OAuth client credentials')
         elif status == 403:
-            advice = ('the secret lacks permission, or the Origin header (%s; option origin) does not match '
-                      "the extension's RESTfulAllowedOrigin setting" % self.origin if self.api == 'rest'
+            advice = ("the secret lacks permission, or the Origin sent, %s, is not the extension's "
+                      'RESTfulAllowedOrigin: set origin (SCREENCONNECT_ORIGIN) to that value exactly, even a bare '
+                      'host name' % self.origin if self.api == 'rest'
                       else 'the credentials lack permission for this session or method')
         elif status == 404:
             advice = ('check server_url and extension_id: is the RESTful API Manager extension installed?'
                       if self.api == 'rest' else 'the session or endpoint was not found')
-        elif status == 500 and server_message == 'Web method does not exist':
-            advice = "this server's RESTful API Manager has no method %s: update the extension" % label
+        elif missing:
+            advice = missing_method_message(label)
         elif status == 429:
             advice = 'rate limited by the server'
         elif status in (500, 502, 504) and not safe:
             advice = 'the server may have carried it out already, so it was not sent again'
+        elif status == 500:
+            advice = 'a bad filter or a wrong argument answers 500 too'
         message = '%s failed: HTTP %d %s' % (label, status, response.reason or '')
         if server_message:
             message += ': %s' % server_message
         if advice:
             message += ' (%s)' % advice
         return ScreenConnectError(self.redact(message), status=status, method=label, server_message=server_message,
-                                  may_have_run=status in (500, 502, 504) and not safe)
+                                  may_have_run=status in (500, 502, 504) and not safe and not missing,
+                                  missing_method=missing)
 
     # ---- the two APIs -----------------------------------------------------------------------
     def call(self, method, arguments=(), safe=None):
@@ -265,8 +339,16 @@ class ScreenConnectClient:
             raise ScreenConnectError("%s is a RESTful API Manager method; set api: rest to call it" % method,
                                      method=method)
         safe = method.startswith('Get') if safe is None else safe
-        return self._send('POST', self._rest_url(method), method, safe, json=list(arguments),
-                          headers=self._auth_headers())
+        if self.missing_methods.lacks(method):
+            raise ScreenConnectError(missing_method_message(method, remembered=True), method=method,
+                                     server_message=WEB_METHOD_MISSING, missing_method=method)
+        try:
+            return self._send('POST', self._rest_url(method), method, safe, json=list(arguments),
+                              headers=self._auth_headers())
+        except ScreenConnectError as error:
+            if error.missing_method:
+                self.missing_methods.add(method)
+            raise
 
     def rpc(self, method, params=None, safe=None):
         """Session Manager JSON-RPC: `method` with named params; answers the `result`."""
@@ -318,8 +400,20 @@ class ScreenConnectClient:
             session_filter = {'SessionType': _sessions.session_type_number(session_type, self.api)}
         return self.rpc('GetSessions', {'sessionFilter': session_filter}) or []
 
-    def find_sessions(self, filter_expression=None, session_type='access', property_names=None):
-        return self._normalize_all(self.fetch_sessions_raw(filter_expression, session_type), property_names)
+    def find_sessions(self, filter_expression=None, session_type='access', property_names=None, by_name=None):
+        """The sessions a filter matches.
+
+        by_name: the Name that filter_expression requires, when the caller checks the rest of the
+        expression itself. Then an older RESTful API Manager without GetSessionsByFilter is asked
+        GetSessionsByName instead, and the session type is checked here.
+        """
+        try:
+            return self._normalize_all(self.fetch_sessions_raw(filter_expression, session_type), property_names)
+        except ScreenConnectError as error:
+            if by_name is None or error.missing_method != FILTER_METHOD:
+                raise
+        sessions = self._normalize_all(self.call('GetSessionsByName', [by_name]), property_names)
+        return [session for session in sessions if session_type in (None, 'all', session['session_type'])]
 
     def get_session(self, session_id, property_names=None):
         """One session by id, or None. Looks twice: a loaded server has answered [] for a live one."""
@@ -344,13 +438,13 @@ class ScreenConnectClient:
             raw = self.call('GetSessionDetailsBySessionID', [session_id])
         else:
             raw = self.rpc('GetSessionDetails', {'sessionID': session_id})
+        answered = _sessions.utc_now()  # event times may be milliseconds before the answer
         if not isinstance(raw, dict):
             raise ScreenConnectError('session details of %s: unexpected answer %s' % (session_id, type(raw).__name__),
                                      method='GetSessionDetailsBySessionID')
         session_raw = raw.get('Session') if isinstance(raw.get('Session'), dict) else raw
-        events = raw.get('Events') or session_raw.get('Events') or []
         return (_sessions.normalize_session(session_raw, self.api, property_names),
-                [_sessions.normalize_event(event) for event in events])
+                _sessions.details_events(raw, answered))
 
     # ---- writes: never repeated after an ambiguous failure (see _send) --------------------------
     def update_session(self, session, name=None, custom_properties=None):
@@ -371,7 +465,9 @@ class ScreenConnectClient:
                        property_names=None):
         values = _sessions.custom_property_list(custom_properties)
         if self.api == 'rest':
-            raw = self.call('CreateSession', [_sessions.SERVER_SESSION_TYPE[session_type], name, is_public, code, values])
+            # A number: the server's own UI sends one, and a name may not deserialize.
+            raw = self.call('CreateSession', [_sessions.session_type_number(session_type, self.api), name, is_public,
+                                              code, values])
         else:
             raw = self.rpc('CreateSessionAsync', {
                 'byHost': '', 'sessionType': _sessions.session_type_number(session_type, self.api), 'name': name, 'host': '',

@@ -11,6 +11,7 @@ __metaclass__ = type
 
 import os
 import re
+from urllib.parse import urlsplit
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
 
@@ -47,6 +48,13 @@ def tls_verify(options):
     return (options.get('ca_path') or True) if options.get('validate_certs', True) else False
 
 
+def default_origin(server_url):
+    """The Origin a browser on server_url sends: scheme://host[:port], never a path or a trailing slash."""
+    parts = urlsplit(str(server_url).strip())
+    host = parts.netloc.rpartition('@')[2]  # user:password@ is never part of an Origin
+    return '%s://%s' % (parts.scheme.lower(), host.lower())
+
+
 def validate_options(options, credentials=True):
     """Return the list of problems with the connection options; each names the option and the fix.
     credentials=False leaves out the secrets (for what needs no API access, like installer URLs)."""
@@ -77,6 +85,10 @@ def validate_options(options, credentials=True):
     if ca_path and not os.path.exists(ca_path):
         problems.append('ca_path %s does not exist: give the PEM file of the CA that signed the server certificate'
                         % ca_path)
+    origin = options.get('origin')
+    if origin and not re.match(r'^[^\s]+$', str(origin)):
+        problems.append('origin %r holds white space: set it to the value of the extension\'s RESTfulAllowedOrigin, '
+                        'like https://acme.screenconnect.com' % (origin,))
     extension_id = options.get('extension_id')
     if extension_id and not _sessions.is_session_id(extension_id):
         problems.append('extension_id %r is not a GUID: leave it unset for the RESTful API Manager (%s)'

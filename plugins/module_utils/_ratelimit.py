@@ -31,7 +31,7 @@ def default_state_dir():
     return os.path.join(base, 'msp.screenconnect')
 
 
-def _private_dir(path):
+def private_dir(path):
     try:
         os.makedirs(path, mode=0o700)
     except OSError as exc:
@@ -54,7 +54,7 @@ class SharedRateLimiter:
         self._clock = clock
         self._sleep = sleep
         digest = hashlib.sha256(key.encode('utf-8')).hexdigest()[:32]
-        self.path = os.path.join(_private_dir(state_dir or default_state_dir()), 'ratelimit-%s.json' % digest)
+        self.path = os.path.join(private_dir(state_dir or default_state_dir()), 'ratelimit-%s.json' % digest)
 
     def _update(self, change):
         """Run change(tat, now) -> (new_tat, result) under the file lock; return result."""

@@ -21,7 +21,7 @@ SESSION_TYPES_BY_API = {
     'session_manager': {1: 'support', 2: 'access', 3: 'meeting'},
 }
 SESSION_TYPE_NAMES = {'support': 'support', 'meeting': 'meeting', 'meet': 'meeting', 'access': 'access'}
-# The filter language and CreateSession spell the types this way.
+# The filter language spells the types this way (CreateSession takes the number: session_type_number).
 SERVER_SESSION_TYPE = {'support': 'Support', 'meeting': 'Meeting', 'access': 'Access'}
 GUEST_PROCESS_TYPE = 2
 # Event types of session details that modules read.
@@ -38,6 +38,12 @@ _FILTER_OPERATORS = ('=', '<>', '>', '<', '>=', '<=', 'LIKE', 'NOT LIKE')
 _DOTNET_DATE_RE = re.compile(r'^/Date\((-?\d+)([+-]\d{4})?\)/$')
 _ISO_RE = re.compile(
     r'^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$')
+_EPOCH = datetime.datetime(1970, 1, 1)
+# A number in a time field is milliseconds. Below this (September 2001 as a date) it is an age,
+# milliseconds before the answer (PageService event times), never a date in 1970.
+_MS_AGE_LIMIT = 10 ** 12
+# The echo cmd prints before a command's output: its prompt (a drive path and '>') and the command.
+_CMD_ECHO_RE = re.compile(r'^\s*(?:[A-Za-z]:\\|\\\\)[^>\r\n]*>')
 
 # Normalized guest key -> the server's base field name, plus the seed's odd aliases.
 # Each base name is looked up as GuestInfo.<Name>, GuestInfo.Guest<Name> (the seed's mix) and
@@ -71,24 +77,32 @@ def is_session_id(value):
     return isinstance(value, str) and bool(_GUID_RE.match(value))
 
 
-def parse_time(value):
-    """Server time -> 'YYYY-MM-DDTHH:MM:SSZ' (UTC), or None for no value.
+def utc_now():
+    """Now, as a naive UTC datetime (the form parse_moment answers)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def parse_moment(value, now=None):
+    """Server time -> naive UTC datetime (microseconds kept), or None for no value.
 
     Real answers carry 7 fractional digits, '0001-01-01T00:00:00' for "never" and sometimes no
-    zone (which means UTC); '/Date(ms)/' is not expected but must not crash.
+    zone (which means UTC); '/Date(ms)/' is not expected but must not crash. A number is
+    milliseconds: since 1970 when large, before `now` (default: this moment) when small, as
+    PageService gives event times.
     """
-    if value is None:
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=value)
-        return _format_time(moment)
+        if abs(value) < _MS_AGE_LIMIT:
+            return (now or utc_now()) - datetime.timedelta(milliseconds=value)
+        return _EPOCH + datetime.timedelta(milliseconds=value)
     text = str(value).strip()
     if not text:
         return None
     match = _DOTNET_DATE_RE.match(text)
     if match:
-        moment = datetime.datetime(1970, 1, 1) + datetime.timedelta(milliseconds=int(match.group(1)))
-        return None if moment.year <= 1 else _format_time(moment)
+        moment = _EPOCH + datetime.timedelta(milliseconds=int(match.group(1)))
+        return None if moment.year <= 1 else moment
     match = _ISO_RE.match(text)
     if not match:
         return None
@@ -96,7 +110,7 @@ def parse_time(value):
     if year <= 1:
         return None
     try:
-        moment = datetime.datetime(year, month, day, hour, minute, second)
+        moment = datetime.datetime(year, month, day, hour, minute, second, int((match.group(7) or '0')[:6].ljust(6, '0')))
     except ValueError:
         return None
     zone = match.group(8)
@@ -105,11 +119,13 @@ def parse_time(value):
         digits = zone[1:].replace(':', '')
         offset = datetime.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
         moment -= sign * offset
-    return _format_time(moment)
+    return moment
 
 
-def _format_time(moment):
-    if moment.year <= 1:
+def parse_time(value, now=None):
+    """Server time -> 'YYYY-MM-DDTHH:MM:SSZ' (UTC), or None for no value (see parse_moment)."""
+    moment = parse_moment(value, now)
+    if moment is None or moment.year <= 1:
         return None
     return moment.strftime('%Y-%m-%dT%H:%M:%SZ')
 
@@ -236,16 +252,78 @@ def normalize_session(raw, api='rest', property_names=None):
     }
 
 
-def normalize_event(raw):
-    """A session event -> {event_id, event_type, data, time, host}."""
+def normalize_event(raw, now=None):
+    """A session event -> {event_id, event_type, data, time, host}. `now`: when the answer came
+    (for times given as milliseconds before it)."""
     raw = raw if isinstance(raw, dict) else {}
     return {
         'event_id': _text(raw.get('EventID')).lower(),
         'event_type': _int_or_none(raw.get('EventType')),
         'data': _text(raw.get('Data')),
-        'time': parse_time(raw.get('Time')),
+        'time': parse_time(raw.get('Time'), now),
         'host': _text(raw.get('Host')),
     }
+
+
+def details_events(details, now=None):
+    """Every event of a session details answer, oldest first, normalized.
+
+    Servers put events in the top-level Events and also under the guest connection
+    (Connections[].Events); a RanCommand may sit in either. Both are read, an event found twice is
+    kept once, and the merged list is ordered by time (to the microsecond; as given where a time
+    is missing), so "the first result after a queued command" means the same in every layout.
+    """
+    now = now or utc_now()
+    session = details.get('Session') if isinstance(details.get('Session'), dict) else {}
+    lists = [details.get('Events') or session.get('Events') or []]
+    for connection in details.get('Connections') or session.get('Connections') or []:
+        if isinstance(connection, dict):
+            lists.append(connection.get('Events') or [])
+    seen = set()
+    dated = []
+    for raw in (event for events in lists if isinstance(events, list) for event in events):
+        event_id = _text(raw.get('EventID')).lower() if isinstance(raw, dict) else ''
+        if event_id and event_id in seen:
+            continue
+        seen.add(event_id)
+        dated.append((parse_moment(raw.get('Time'), now) if isinstance(raw, dict) else None, raw))
+    if all(moment is not None for moment, _raw in dated):
+        dated.sort(key=lambda pair: pair[0])  # stable: equal times keep their order
+    return [normalize_event(raw, now) for _moment, raw in dated]
+
+
+def output_after_queueing(events, text):
+    """The output of our command: the Data of the first RanCommand after the last QueuedCommand of
+    `text`, or None when it has not arrived.
+
+    Matched by order, never by comparing outputs with the command (cmd echoes the command, other
+    shells do not). Events are oldest first; an earlier run of the same text is before its queueing.
+    """
+    wanted = _command_key(text)
+    queued_at = None
+    for index, event in enumerate(events):
+        if event['event_type'] == QUEUED_COMMAND_EVENT and _command_key(event['data']) == wanted:
+            queued_at = index
+    if queued_at is None:
+        return None
+    for event in events[queued_at + 1:]:
+        if event['event_type'] == RAN_COMMAND_EVENT:
+            return event['data']
+    return None
+
+
+def _command_key(text):
+    return _text(text).replace('\r\n', '\n').strip()
+
+
+def strip_cmd_echo(output):
+    """cmd's output without its first line when that line is the echo of the prompt and command
+    (`C:\\WINDOWS\\system32>hostname`). Anything else is returned as it is."""
+    text = _text(output)
+    first, newline, rest = text.lstrip('\r\n').partition('\n')
+    if not _CMD_ECHO_RE.match(first):
+        return text
+    return rest if newline else ''
 
 
 def validate_property_names(property_names):

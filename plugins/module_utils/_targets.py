@@ -54,7 +54,11 @@ def select_sessions(client, params, session_type='access', raw_filter=None):
         conditions = [_sessions.condition(field, params[option]) for option, field in _FILTER_FIELDS
                       if params.get(option) is not None]
         expression = _sessions.all_of(*(conditions + [raw_filter]))
-        return client.find_sessions(expression, session_type, property_names), []
+        # Without a raw filter, _matches checks every condition here, so a server without
+        # GetSessionsByFilter (older extensions) may answer by name instead.
+        by_name = params.get('name') if not raw_filter else None
+        found = client.find_sessions(expression, session_type, property_names, by_name=by_name)
+        return [session for session in found if _matches(session, params)], []
     if len(ids) <= _LOOKUPS_BEFORE_BULK and not raw_filter:
         found = [client.get_session(session_id, property_names) for session_id in ids]
         by_id = dict((session['session_id'], session) for session in found if session)

@@ -52,6 +52,12 @@ EXAMPLES = r'''
     method: SendToolboxItemToSession
     arguments: [5523a541-96b3-4870-9a18-38b6734dbd78, Autoruns]
   delegate_to: localhost
+
+- name: A chat message in the three-argument form (session, host, message) some servers may want
+  msp.screenconnect.api_call:
+    method: SendMessageToSession
+    arguments: [5523a541-96b3-4870-9a18-38b6734dbd78, helpdesk, "Rebooting at 22:00"]
+  delegate_to: localhost
 '''
 
 RETURN = r'''

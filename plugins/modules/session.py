@@ -157,7 +157,8 @@ def find(module, client):
         if session is None:
             module.fail_json(msg='session_id: no session %s on %s' % (params['session_id'], client.server_url))
         return session
-    found = client.find_sessions(condition('Name', params['name']), params['session_type'], params['property_names'])
+    found = client.find_sessions(condition('Name', params['name']), params['session_type'], params['property_names'],
+                                 by_name=params['name'])
     found = [session for session in found if not session['is_ended']]
     if len(found) > 1:
         module.fail_json(msg='name: %d %s sessions are named %r; pick one with session_id (%s)' % (

@@ -14,8 +14,13 @@ version_added: 0.1.0
 description:
   - Queues a command on the guest of each selected session (C(SendCommandToSession)), in one task
     for many sessions, through one connection and the shared rate limit.
-  - With O(wait=true) it polls each session's details until the command's output (a RanCommand
-    event after the queued command) arrives, and returns it as RV(results[].stdout).
+  - With O(wait=true) it polls each session's details until the command's output arrives, and returns
+    it as RV(results[].stdout). The output is the first RanCommand event after the queued command,
+    read from the session's events and from those under its guest connection (servers put it in
+    either place), matched by order, not by its text.
+  - cmd (O(shell=cmd), or a Windows guest without O(shell)) starts its output with the echo of its
+    prompt and the command, like C(C:\WINDOWS\system32>hostname). RV(results[].stdout) leaves that
+    line out; RV(results[].raw_stdout) keeps the output as the server sent it.
   - An offline guest runs the command when it next connects; it is reported as queued, not as a
     failure, unless O(fail_on_offline=true).
   - A command is never sent twice. After HTTP 500, 502, 504 or a timeout the command may have been
@@ -132,9 +137,15 @@ results:
       description: Whether the output arrived (only with O(wait=true)).
       type: bool
     stdout:
-      description: The command's output, when it arrived.
+      description: The command's output, when it arrived; for cmd without the echoed C(prompt>command) first line.
       type: str
       returned: when O(wait=true) and the output arrived
+      sample: WS-00004
+    raw_stdout:
+      description: The output as the server sent it (for cmd, with the echoed prompt and command).
+      type: str
+      returned: when O(wait=true) and the output arrived
+      sample: "C:\\WINDOWS\\system32>hostname\nWS-00004"
     stdout_lines:
       description: RV(results[].stdout) split into lines.
       type: list
@@ -172,7 +183,7 @@ import time
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import SESSION_SELECTOR_OPTIONS, ScreenConnectModule
 from ansible_collections.msp.screenconnect.plugins.module_utils._targets import exit_with_results, send_to_sessions, targets_or_fail
-from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import QUEUED_COMMAND_EVENT, RAN_COMMAND_EVENT
+from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import output_after_queueing, strip_cmd_echo
 
 
 def command_text(params):
@@ -188,20 +199,9 @@ def command_text(params):
     return '\n'.join(lines)
 
 
-def output_after_queueing(events, text):
-    """The output of the RanCommand event that follows the last queueing of `text`, or None.
-
-    Events come oldest first; an earlier run of the same command is before that queueing."""
-    queued_at = None
-    for index, event in enumerate(events):
-        if event['event_type'] == QUEUED_COMMAND_EVENT and event['data'].strip() == text.strip():
-            queued_at = index
-    if queued_at is None:
-        return None
-    for event in events[queued_at + 1:]:
-        if event['event_type'] == RAN_COMMAND_EVENT:
-            return event['data']
-    return None
+def runs_in_cmd(shell, os_family):
+    """cmd runs what is not PowerShell on Windows: its output starts with the prompt and command."""
+    return shell == 'cmd' or (shell is None and os_family == 'windows')
 
 
 def wait_for_outputs(module, client, results, text):
@@ -210,14 +210,15 @@ def wait_for_outputs(module, client, results, text):
     while pending:
         for result in list(pending):
             try:
-                _session, events = client.get_session_details(result['session_id'])
+                session, events = client.get_session_details(result['session_id'])
             except ScreenConnectError as error:
                 result.update(completed=False, msg='command queued; reading its output failed: %s' % error.message)
                 pending.remove(result)
                 continue
             output = output_after_queueing(events, text)
             if output is not None:
-                result.update(completed=True, stdout=output, stdout_lines=output.splitlines())
+                stdout = strip_cmd_echo(output) if runs_in_cmd(module.params['shell'], session['guest']['os_family']) else output
+                result.update(completed=True, stdout=stdout, stdout_lines=stdout.splitlines(), raw_stdout=output)
                 pending.remove(result)
         if not pending or time.time() >= deadline:
             break

@@ -18,6 +18,10 @@ description:
   - Uses the RESTful API Manager method C(SendMessageToSession), so it needs O(api=rest).
   - A send that fails with HTTP 500, 502, 504 or a timeout is not repeated, because the server may
     have carried it out; that session's result then says RV(results[].may_have_run).
+  - It sends C(SendMessageToSession) the two arguments C([sessionID, message]). One public client
+    sends three, C([sessionID, host, message]); whether a server wants that form is not settled. If
+    yours answers HTTP 500 to the two-argument form, send the other through M(msp.screenconnect.api_call)
+    (see its examples).
 options:
   msg:
     description:

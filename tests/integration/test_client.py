@@ -213,11 +213,23 @@ def test_read_survives_503_with_retry_after(sim, state_dir):
     assert [entry['status'] for entry in api_requests(sim)] == [503, 503, 200]
 
 
-@pytest.mark.parametrize('status', [500, 502, 504])
-def test_read_retried_on_server_errors(sim, state_dir, status):
+@pytest.mark.parametrize('status', [502, 504])
+def test_read_retried_on_gateway_errors(sim, state_dir, status):
     sim.set_faults([{'method': 'GetSessionsByFilter', 'kind': 'status', 'status': status, 'times': 2}])
     assert make_client(sim, state_dir).find_sessions()
     assert len(api_requests(sim)) == 3
+
+
+def test_a_500_on_a_read_is_asked_once_more_then_shows_the_servers_message(sim, state_dir):
+    sim.set_faults([{'method': 'GetSessionsByFilter', 'kind': 'status', 'status': 500, 'times': 1}])
+    assert make_client(sim, state_dir).find_sessions()
+    assert len(api_requests(sim)) == 2
+    sim.reset()
+    started = time.time()
+    with pytest.raises(ScreenConnectError) as info:
+        make_client(sim, state_dir).find_sessions("Nmae = 'x'")  # a bad filter: the real 500
+    assert len(api_requests(sim)) == 2 and time.time() - started < 3  # once more after 1 s, no backoff
+    assert info.value.status == 500 and "Invalid session filter: unknown property 'Nmae'" in info.value.message
 
 
 @pytest.mark.parametrize('method,args', [

@@ -256,7 +256,9 @@ def failing_inventory(env, config):
 @pytest.mark.parametrize('case,expected', [
     ('wrong secret', 'GetSessionsByFilter failed: HTTP 401'),
     ('origin', 'GetSessionsByFilter failed: HTTP 403'),
-    ('missing method', "this server's RESTful API Manager has no method GetSessionsByFilter: update the extension"),
+    ('missing method', "this server's RESTful API Manager has no method GetSessionsByFilter, which listing sessions "
+                       'by machine_name, serial_number, filter or the inventory needs: update the RESTful API Manager '
+                       'extension, or set api: session_manager'),
     ('html', 'GetSessionsByFilter: expected JSON, got text/html'),
 ])
 def test_errors_are_one_clear_line(ansible_env, sim, case, expected):

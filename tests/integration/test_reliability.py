@@ -57,7 +57,8 @@ def assert_one_clear_line(result, *fragments):
     ({'kind': 'html'}, ['expected JSON, got text/html']),
     ({'kind': 'malformed'}, ['malformed JSON']),
     ({'kind': 'status', 'status': 500, 'body': 'Web method does not exist', 'times': -1},
-     ["has no method GetSessionsByFilter: update the extension"]),
+     ["has no method GetSessionsByFilter, which listing sessions", 'update the RESTful API Manager extension, or set '
+      'api: session_manager']),
     ({'kind': 'reset', 'times': -1}, ['connection lost']),
     ({'kind': 'slow', 'seconds': 3, 'times': -1}, ['no answer within 1.0s']),
 ])

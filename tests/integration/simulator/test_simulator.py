@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -27,7 +28,7 @@ SIMULATOR = {'sessions': 150, 'seed': 5, 'api_secret': SECRET, 'command_delay': 
 def fresh(sim):
     sim.reset()
     sim.configure(spelling='nested', rate_limit=0, rate_burst=30, omit_active_connections=False,
-                  allowed_origin=None, command_delay=0.05)
+                  allowed_origin=None, command_delay=0.05, variations=())
     yield
 
 
@@ -129,7 +130,7 @@ def test_fifty_thousand_sessions_start_and_filter_fast():
 def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     port_file = tmp_path / 'url'
     record = tmp_path / 'requests.jsonl'
-    proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, 'screenconnect_sim.py'), '--sessions', '30',
+    proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, 'screenconnect_sim'), '--sessions', '30',
                              '--port-file', str(port_file), '--record', str(record)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
@@ -151,7 +152,7 @@ def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(e['api'], e['method'], e['args'], e['status']) for e in lines] == [('rest', 'GetSessionsByName', [''], 200)]
     assert SECRET not in record.read_text()
-    helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim.py', '--help'], cwd=REPO,
+    helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim', '--help'], cwd=REPO,
                               capture_output=True, text=True, check=False)
     assert helptext.returncode == 0 and '--rate-limit' in helptext.stdout
 
@@ -176,12 +177,18 @@ def test_nested_spelling(sim):
 
 
 def test_flat_spelling(sim):
+    nested = {r['SessionID']: r for r in access(sim)}
     sim.configure(spelling='flat')
     raw = pick(sim)
     assert 'GuestInfo' not in raw
     for key in ('GuestMachineName', 'GuestOperatingSystemName', 'GuestPrivateNetworkAddress',
                 'GuestMachineSerialNumber', 'GuestLastActivityTime', 'GuestClientVersion', 'GuestMachineDomain'):
         assert key in raw
+    info = nested[raw['SessionID']]['GuestInfo']
+    # top level, the values GuestInfo has; the public address is another field than the private one
+    assert raw['GuestClientVersion'] == info['ClientVersion'] and 'ClientVersion' not in raw
+    assert raw['GuestPrivateNetworkAddress'] == info['PrivateNetworkAddress']
+    assert raw['GuestNetworkAddress'].startswith('203.0.113.') and raw['GuestNetworkAddress'] != info['PrivateNetworkAddress']
 
 
 def test_seed_spelling_and_rpc_numbering(sim):
@@ -214,8 +221,9 @@ def test_filter_quotes_like_and_logic(sim):
     assert len(lower) == len(oreilly)  # case-insensitive like SQL Server
     ws = sc(sim, 'GetSessionsByFilter', "GuestMachineName LIKE 'ws-%'")
     assert ws and all(r['GuestInfo']['MachineName'].startswith('WS-') for r in ws)
-    one = sc(sim, 'GetSessionsByFilter', "Name LIKE 'WS-0000_'")
-    assert all(len(r['Name']) == 8 for r in one)
+    nine = sc(sim, 'GetSessionsByFilter', "Name LIKE 'WS-0000*'")
+    assert nine and all(len(r['Name']) == 8 and r['Name'].startswith('WS-0000') for r in nine)
+    assert sc(sim, 'GetSessionsByFilter', "Name LIKE 'WS-0000_'") == []  # _ is not a wildcard there
     everything = access(sim)
     not_ws = sc(sim, 'GetSessionsByFilter', "SessionType = 'Access' AND Name NOT LIKE 'WS-%'")
     assert len(not_ws) == len([r for r in everything if not r['Name'].upper().startswith('WS-')])
@@ -243,6 +251,44 @@ def test_filter_errors_are_500_naming_the_problem(sim, text, fragment):
     assert answer.status_code == 500 and fragment in answer.text
     with pytest.raises(FilterError):
         compile_filter(text, REAL_TYPES)
+
+
+def test_filter_language_of_real_servers(sim):
+    everything = access(sim)
+
+    def ids(text):
+        return sorted(r['SessionID'] for r in sc(sim, 'GetSessionsByFilter', text))
+
+    def expect(keep):
+        return sorted(r['SessionID'] for r in everything if keep(r))
+
+    assert ids('CustomProperty1 = "O\'Reilly & Sons"') == ids("CustomProperty1 = 'O''Reilly & Sons'") != []
+    assert ids('Name = "WS-""00001"""') == []  # a doubled double quote inside double quotes
+    assert ids("Name LIKE 'WS-*'") == ids("Name LIKE 'WS-%'") == expect(lambda r: r['Name'].upper().startswith('WS-'))
+    assert ids("SessionType = 'Access' AND CustomProperty1 IN ('Globex', \"Initech\")") == \
+        expect(lambda r: r['CustomPropertyValues'][0] in ('Globex', 'Initech')) != []
+    assert ids("SessionType = 'Access' AND CustomProperty2 NOT IN ('HQ', '')") == \
+        expect(lambda r: r['CustomPropertyValues'][1] not in ('HQ', ''))
+    assert len(sc(sim, 'GetSessionsByFilter', "SessionType IN ('Support', 'Meeting')")) > 0
+    serial = next(r for r in everything if r['GuestInfo']['MachineSerialNumber'])
+    for name in ('GuestMachineName', 'GuestMachineSerialNumber', 'GuestOperatingSystemName',
+                 'GuestPrivateNetworkAddress', 'GuestClientVersion'):
+        key = name[len('Guest'):]
+        assert serial['SessionID'] in ids("%s = '%s'" % (name, serial['GuestInfo'][key]))
+    for text in ("GuestConnectedCount > 0", "GuestLastActivityTime > '2000-01-01'", "Code = ''", "Host = ''",
+                 "CustomProperty8 LIKE '*'", "IsEnded = false", "GuestNetworkAddress LIKE '203.0.113.*'"):
+        assert rest(sim, 'GetSessionsByFilter', [text]).status_code == 200, text
+
+
+@pytest.mark.parametrize('text,fragment', [
+    ("Name IN 'x'", "expected '(' after IN"),
+    ("Name IN ('x' 'y')", "expected ',' or ')'"),
+    ('Name = "x', 'unterminated'),
+    ("Name NOT = 'x'", 'expected LIKE or IN after NOT'),
+])
+def test_filter_language_errors(sim, text, fragment):
+    answer = rest(sim, 'GetSessionsByFilter', [text])
+    assert answer.status_code == 500 and fragment in answer.text
 
 
 def test_empty_filter_rejected(sim):
@@ -356,6 +402,116 @@ def test_added_sessions(sim):
     raw2 = sc(sim, 'GetSessionBySessionID', sid2)[0]
     assert raw2['Name'] == '' and not online(raw2)
     assert raw2['LastGuestDisconnectedEventTime'] > raw2['LastGuestConnectedEventTime']
+
+
+def test_reads_answer_get_too_with_query_arguments(sim):
+    raw = pick(sim)
+    url = sim.url + REST + 'GetSessionsByName'
+    headers = {'CTRLAuthHeader': SECRET, 'Origin': sim.url}
+    by_get = requests.get(url, params={'sessionName': raw['Name']}, headers=headers, timeout=5)
+    assert by_get.status_code == 200 and raw['SessionID'] in [r['SessionID'] for r in by_get.json()]
+    flt = requests.get(sim.url + REST + 'GetSessionsByFilter', params={'sessionFilter': "Name = '%s'" % raw['Name']},
+                       headers=headers, timeout=5)
+    assert flt.status_code == 200 and raw['SessionID'] in [r['SessionID'] for r in flt.json()]
+    write = requests.get(sim.url + REST + 'AddNoteToSession', headers=headers, timeout=5)
+    assert write.status_code == 405 and sim.stats()['writes'] == {}
+    assert [(r['http_method'], r['method']) for r in sim.requests][-3:] == [
+        ('GET', 'GetSessionsByName'), ('GET', 'GetSessionsByFilter'), ('GET', 'AddNoteToSession')]
+
+
+def test_rest_under_a_path_prefix(sim):
+    answer = requests.post(sim.url + '/control' + REST + 'GetSessionsByName', json=['x'],
+                           headers={'CTRLAuthHeader': SECRET}, timeout=5)
+    assert answer.status_code == 200 and answer.json() == []
+
+
+# ---- variations of real servers --------------------------------------------------------------------
+
+def test_variations_switch_from_python_the_control_endpoint_and_refuse_unknown_names(sim):
+    with pytest.raises(ValueError, match='unknown variation'):
+        Simulator(sessions=1, variations=['old-extension'])
+    sim.configure(variations=['old_extension', 'cmd_echo'])
+    assert requests.get(sim.url + '/_sim/config', timeout=5).json()['variations'] == ['cmd_echo', 'old_extension']
+    requests.post(sim.url + '/_sim/config', json={'variations': ['exact_origin']}, timeout=5).raise_for_status()
+    assert sim.variations == {'exact_origin'}
+    bad = requests.post(sim.url + '/_sim/config', json={'variations': ['nope']}, timeout=5)
+    assert bad.status_code == 400 and 'unknown variation(s) nope' in bad.text and sim.variations == {'exact_origin'}
+
+
+def test_old_extension_has_no_get_sessions_by_filter(sim):
+    sim.configure(variations=['old_extension'])
+    answer = rest(sim, 'GetSessionsByFilter', ["SessionType = 'Access'"])
+    assert answer.status_code == 500 and answer.text == 'Web method does not exist'
+    s = pick_by_name(sim)
+    assert s.sid in [r['SessionID'] for r in sc(sim, 'GetSessionsByName', s.name)]
+    assert sc(sim, 'GetSessionBySessionID', s.sid)[0]['SessionID'] == s.sid
+
+
+def pick_by_name(sim):
+    return next(s for s in sim.fleet.sessions if s.stype == 'Access' and s.name and s.online and not s.is_ended
+                and 'Windows' in s.guest['OperatingSystemName'])
+
+
+def test_cmd_echo_on_windows_without_powershell_only(sim):
+    sim.configure(variations=['cmd_echo'])
+    windows = pick_by_name(sim)
+    linux = next(s for s in sim.fleet.sessions if s.online and 'Ubuntu' in s.guest['OperatingSystemName'])
+    sc(sim, 'SendCommandToSession', windows.sid, '#timeout=5000\nhostname')
+    sc(sim, 'SendCommandToSession', windows.sid, '#!ps\nhostname')
+    sc(sim, 'SendCommandToSession', linux.sid, 'hostname')
+    time.sleep(0.2)
+    ran = [e['Data'] for e in sc(sim, 'GetSessionDetailsBySessionID', windows.sid)['Events'] if e['EventType'] == 70]
+    assert ran[-2:] == ['C:\\WINDOWS\\system32>hostname\r\n' + windows.guest['MachineName'], windows.guest['MachineName']]
+    ran = [e['Data'] for e in sc(sim, 'GetSessionDetailsBySessionID', linux.sid)['Events'] if e['EventType'] == 70]
+    assert ran[-1] == linux.guest['MachineName']
+
+
+def test_connection_events_hold_the_command_results(sim):
+    sim.configure(variations=['connection_events'])
+    s = pick_by_name(sim)
+    sc(sim, 'SendCommandToSession', s.sid, 'echo connection')
+    time.sleep(0.2)
+    details = sc(sim, 'GetSessionDetailsBySessionID', s.sid)
+    assert 70 not in [e['EventType'] for e in details['Events']] and 44 in [e['EventType'] for e in details['Events']]
+    guest = [c for c in details['Connections'] if c['ProcessType'] == 2]
+    assert [e['Data'] for e in guest[0]['Events'] if e['EventType'] == 70][-1] == 'connection'
+    requests.post(sim.url + '/_sim/sessions/%s/disconnect' % s.sid, timeout=5).raise_for_status()
+    details = sc(sim, 'GetSessionDetailsBySessionID', s.sid)
+    assert [e['Data'] for c in details['Connections'] for e in c['Events']][-1] == 'connection'
+    requests.post(sim.url + '/_sim/sessions/%s/connect' % s.sid, timeout=5).raise_for_status()
+
+
+def test_numeric_session_type_refuses_a_name(sim):
+    sim.configure(variations=['numeric_session_type'])
+    answer = rest(sim, 'CreateSession', ['Support', 'Ticket 1', False, '', []])
+    assert answer.status_code == 500 and 'cannot convert "Support" to SessionType' in answer.text
+    created = sc(sim, 'CreateSession', 0, 'Ticket 1', False, '', [])
+    assert created['SessionType'] == 0 and sim.stats()['writes'] == {'CreateSession': 1}
+
+
+def test_exact_origin_is_the_servers_own(sim):
+    sim.configure(variations=['exact_origin'])
+    for origin in (sim.url + '/', sim.url + '/control', sim.url.replace('http://', ''), None):
+        headers = {'CTRLAuthHeader': SECRET}
+        if origin:
+            headers['Origin'] = origin
+        assert rest(sim, 'GetSessionsByName', ['x'], headers=headers).status_code == 403, origin
+    assert rest(sim, 'GetSessionsByName', ['x']).status_code == 200  # Origin: sim.url
+    sim.configure(allowed_origin='127.0.0.1')  # an administrator's bare host name wins
+    assert rest(sim, 'GetSessionsByName', ['x'], headers={'CTRLAuthHeader': SECRET, 'Origin': '127.0.0.1'}).ok
+
+
+def test_event_age_ms_gives_event_times_as_milliseconds_before_the_answer(sim):
+    s = pick_by_name(sim)
+    sc(sim, 'AddNoteToSession', s.sid, 'first')
+    dated = sc(sim, 'GetSessionDetailsBySessionID', s.sid)['Events']
+    sim.configure(variations=['event_age_ms'])
+    time.sleep(0.05)
+    aged = sc(sim, 'GetSessionDetailsBySessionID', s.sid)['Events']
+    assert [e['EventID'] for e in aged] == [e['EventID'] for e in dated]
+    assert all(isinstance(e['Time'], int) and e['Time'] >= 0 for e in aged)
+    assert aged[-1]['Data'] == 'first' and 50 <= aged[-1]['Time'] < 5000  # the note: moments ago
+    assert aged[0]['Time'] > aged[-1]['Time'] + 86400 * 1000  # created a month or more before
 
 
 # ---- JSON-RPC and OAuth ------------------------------------------------------------------------
@@ -490,6 +646,8 @@ def test_installer_formats(sim, ext, magic):
     if ext == 'msi':
         assert answer.headers['Content-Type'] == 'application/x-msi'
         assert ('ProductName=ScreenConnect Client (%s)' % sim.instance_id).encode() in answer.content
+        upgrade = re.search(rb'UpgradeCode=\{([0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12})\}', answer.content)
+        assert upgrade.group(1).decode().replace('-', '').lower().endswith(sim.instance_id)  # the full 16-hex id
     if ext in ('pkg', 'rpm'):
         assert ('connectwisecontrol-%s' % sim.instance_id).encode() in answer.content
     download = sim.requests[-1]

@@ -53,3 +53,23 @@ def test_the_inventory_takes_its_connection_configuration_from_both_forms():
     fragments = documentation['extends_documentation_fragment']
     assert fragments.index('msp.screenconnect.connection') < fragments.index('msp.screenconnect.connection.plugins')
     assert not set(documentation['options']) & set(TABLE)  # nothing of its own shadows the fragment
+
+
+@pytest.mark.parametrize('server_url,origin', [
+    ('https://acme.screenconnect.com', 'https://acme.screenconnect.com'),
+    ('https://acme.screenconnect.com/', 'https://acme.screenconnect.com'),
+    ('https://acme.screenconnect.com/control/', 'https://acme.screenconnect.com'),
+    ('https://Acme.ScreenConnect.com:8443/a/b', 'https://acme.screenconnect.com:8443'),
+    ('http://10.0.0.5:8040', 'http://10.0.0.5:8040'),
+    ('https://user:pw@acme.example.com/', 'https://acme.example.com'),
+])
+def test_default_origin_is_scheme_host_and_port_only(server_url, origin):
+    assert _connection_options.default_origin(server_url) == origin
+
+
+def test_an_origin_with_white_space_is_refused_before_any_request():
+    problems = _connection_options.validate_options({'server_url': 'https://a.example', 'api_secret': 'x',
+                                                     'origin': 'https://a.example\r\nX-Evil: 1'})
+    assert problems and 'origin' in problems[0] and 'RESTfulAllowedOrigin' in problems[0]
+    assert _connection_options.validate_options({'server_url': 'https://a.example', 'api_secret': 'x',
+                                                 'origin': 'a.example'}) == []

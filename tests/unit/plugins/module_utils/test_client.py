@@ -180,6 +180,10 @@ def test_rest_call_posts_positional_arguments_with_the_raw_secret_and_origin(con
 
 @pytest.mark.parametrize('options,origin,url', [
     ({'server_url': SERVER + '/'}, SERVER, REST_URL + 'GetSessionsByName'),
+    ({'server_url': SERVER + '/control/'}, SERVER, SERVER + '/control' + REST_URL[len(SERVER):] + 'GetSessionsByName'),
+    ({'server_url': 'https://Control.Example.com:8443/sc'}, 'https://control.example.com:8443',
+     'https://Control.Example.com:8443/sc' + REST_URL[len(SERVER):] + 'GetSessionsByName'),
+    ({'origin': 'control.example.com'}, 'control.example.com', REST_URL + 'GetSessionsByName'),
     ({'origin': 'https://other.example'}, 'https://other.example', REST_URL + 'GetSessionsByName'),
     ({'extension_id': '11111111-2222-3333-4444-555555555555'}, SERVER,
      SERVER + '/App_Extensions/11111111-2222-3333-4444-555555555555/Service.ashx/GetSessionsByName'),
@@ -299,12 +303,28 @@ def test_read_waits_out_retry_after(connect, clock, status):
     assert clock.slept == pytest.approx([1, 1])  # Retry-After honoured twice
 
 
-@pytest.mark.parametrize('status', [500, 502, 504])
-def test_read_retried_on_server_errors(connect, status):
+@pytest.mark.parametrize('status', [502, 504])
+def test_read_retried_on_gateway_errors(connect, status):
     client, http = connect(text_answer(status, 'Server error'), text_answer(status, 'Server error'),
                            json_answer([MAC_ONLINE]))
     assert client.find_sessions()
     assert len(http.sent) == 3
+
+
+def test_a_500_on_a_read_is_asked_once_more_after_a_short_pause(connect, clock):
+    client, http = connect(text_answer(500, 'session manager fault'), json_answer([MAC_ONLINE]))
+    assert client.find_sessions()
+    assert len(http.sent) == 2 and clock.slept == [_client._READ_FAULT_PAUSE]
+
+
+def test_a_500_on_a_read_twice_is_the_error_with_the_servers_message(connect, clock):
+    fault = "Invalid session filter: unknown property 'Nmae' at position 1"
+    client, http = connect(text_answer(500, fault), text_answer(500, fault), json_answer([MAC_ONLINE]), retries=5)
+    error = raised(client.find_sessions, "Nmae = 'x'")
+    assert len(http.sent) == 2 and clock.slept == [_client._READ_FAULT_PAUSE]  # not five, no backoff
+    assert error.status == 500 and error.method == 'GetSessionsByFilter' and error.server_message == fault
+    assert error.message.startswith('GetSessionsByFilter failed: HTTP 500 Internal Server Error: ' + fault)
+    assert 'a bad filter or a wrong argument' in error.message and not error.may_have_run
 
 
 @pytest.mark.parametrize('method,args', WRITES)
@@ -351,7 +371,73 @@ def test_web_method_does_not_exist_is_never_retried(connect):
     client, http = connect(text_answer(500, 'Web method does not exist'), json_answer([]))
     error = raised(client.call, 'GetSessions', [])
     assert error.status == 500 and 'has no method GetSessions: update the extension' in error.message
+    assert error.missing_method == 'GetSessions' and not error.may_have_run
     assert len(http.sent) == 1
+
+
+# ---- an older RESTful API Manager without GetSessionsByFilter ------------------------------------------
+
+MISSING = text_answer(500, 'Web method does not exist')
+
+
+def test_without_get_sessions_by_filter_a_listing_fails_in_one_line_naming_the_fixes(connect):
+    client, http = connect(MISSING, json_answer([]))
+    error = raised(client.find_sessions, "CustomProperty1 = 'Acme'")
+    assert error.message == (
+        "GetSessionsByFilter failed: HTTP 500 Internal Server Error: Web method does not exist (this server's "
+        'RESTful API Manager has no method GetSessionsByFilter, which listing sessions by machine_name, serial_number, '
+        'filter or the inventory needs: update the RESTful API Manager extension, or set api: session_manager '
+        '(lookups by session_id or name work without it))')
+    assert error.missing_method == 'GetSessionsByFilter' and len(http.sent) == 1
+
+
+def test_a_missing_method_is_remembered_per_server_and_not_asked_again(connect, state_dir):
+    client, http = connect(MISSING, json_answer([]))
+    raised(client.find_sessions)
+    again, again_http = connect(json_answer([]))  # another process of the same run: same state directory
+    error = raised(again.find_sessions)
+    assert again_http.sent == [] and error.missing_method == 'GetSessionsByFilter' and error.status is None
+    assert error.message.startswith("GetSessionsByFilter not sent: this server's RESTful API Manager has no method "
+                                    'GetSessionsByFilter (it answered HTTP 500 Web method does not exist in the last '
+                                    '15 minutes), which listing sessions')
+    other, other_http = connect(json_answer([MAC_ONLINE]), server_url='https://other.example.com')
+    assert other.find_sessions() and len(other_http.sent) == 1  # another server is asked
+    stale = _client.MissingMethods('%s %s' % (SERVER, '2d558935-686a-4bd0-9991-07539f5fe749'), state_dir,
+                                   clock=lambda: 10 ** 10)
+    assert not stale.lacks('GetSessionsByFilter')  # forgotten after MISSING_METHOD_MEMORY
+
+
+def test_name_lookups_fall_back_to_get_sessions_by_name(connect):
+    support = dict(WS_OFFLINE, SessionID='57ef08a8-db53-4207-8b72-77f205886f90', SessionType=0)
+    client, http = connect(MISSING, json_answer([WS_OFFLINE, support]), json_answer([WS_OFFLINE]))
+    found = client.find_sessions("Name = 'WS-00002'", 'access', by_name='WS-00002')
+    assert [session['session_type'] for session in found] == ['access']
+    assert [session['session_type'] for session in client.find_sessions("Name = 'WS-00002'", 'all', by_name='WS-00002')] \
+        == ['access']
+    assert http.urls() == [REST_URL + 'GetSessionsByFilter', REST_URL + 'GetSessionsByName', REST_URL + 'GetSessionsByName']
+    assert [sent['json'] for _m, _u, sent in http.sent[1:]] == [['WS-00002'], ['WS-00002']]
+
+
+def test_create_session_sends_the_session_type_as_a_number(connect):
+    client, http = connect(json_answer(WS_OFFLINE), json_answer(dict(WS_OFFLINE, SessionType=0)))
+    client.create_session('access', 'WS-00002')
+    client.create_session('support', 'Ticket 1', True, '1234', ['Acme'])
+    assert [sent['json'] for _m, _u, sent in http.sent] == [
+        [2, 'WS-00002', False, '', [''] * 8], [0, 'Ticket 1', True, '1234', ['Acme'] + [''] * 7]]
+
+
+# ---- session details: events from both places, by order ------------------------------------------------
+
+def test_details_read_events_at_the_top_and_under_the_connection_in_time_order(connect):
+    details = {'Session': WS_OFFLINE, 'Events': [
+        {'EventID': 'A', 'EventType': 44, 'Data': 'hostname', 'Time': '2026-01-01T00:00:00.1000000Z'},
+        {'EventID': 'C', 'EventType': 45, 'Data': 'hi', 'Time': '2026-01-01T00:00:00.3000000Z'}],
+        'Connections': [{'ProcessType': 2, 'Events': [
+            {'EventID': 'B', 'EventType': 70, 'Data': 'WS-00002', 'Time': '2026-01-01T00:00:00.2000000Z'},
+            {'EventID': 'C', 'EventType': 45, 'Data': 'hi', 'Time': '2026-01-01T00:00:00.3000000Z'}]}]}
+    client, _http = connect(json_answer(details))
+    _session, events = client.get_session_details(WS_OFFLINE['SessionID'])
+    assert [event['event_id'] for event in events] == ['a', 'b', 'c']  # C once, B between A and C
 
 
 def test_429_after_last_retry(connect):
@@ -385,7 +471,8 @@ def test_certificate_failure_is_not_retried_and_names_ca_path(connect):
     (401, 'Unauthorized: the CTRLAuthHeader is missing or wrong', 'text/plain; charset=utf-8',
      ['HTTP 401 Unauthorized', 'check api_secret (sent raw as CTRLAuthHeader)']),
     (403, 'Forbidden: Origin is not the allowed origin (RESTfulAllowedOrigin)', 'text/plain; charset=utf-8',
-     ['HTTP 403', "the Origin header (%s; option origin) does not match the extension's RESTfulAllowedOrigin" % SERVER]),
+     ['HTTP 403', "the Origin sent, %s, is not the extension's RESTfulAllowedOrigin: set origin "
+                  '(SCREENCONNECT_ORIGIN) to that value exactly' % SERVER]),
     (404, NOT_FOUND_PAGE, 'text/html; charset=utf-8',
      ["an HTML page titled 'The resource cannot be found.'", 'check server_url and extension_id']),
 ])

@@ -209,3 +209,72 @@ def test_session_type_number_per_api():
     assert s.session_type_number('meeting', 'session_manager') == 3
     with pytest.raises(ValueError):
         s.session_type_number('kiosk', 'rest')
+
+
+# ---- event times, events from both places, command outputs by order -----------------------------------
+
+NOW = s.parse_moment('2026-07-19T06:41:52Z')
+
+
+@pytest.mark.parametrize('value,expected', [
+    (0, '2026-07-19T06:41:52Z'),                        # PageService: milliseconds before the answer
+    (1500, '2026-07-19T06:41:50Z'),
+    (86400000, '2026-07-18T06:41:52Z'),
+    (999999999999, '1994-11-10T04:55:12Z'),            # still an age: 11574 days before now
+    (1784443312000, '2026-07-19T06:41:52Z'),           # a large number is milliseconds since 1970
+])
+def test_a_small_number_is_an_age_not_a_1970_date(value, expected):
+    assert s.parse_time(value, NOW) == expected
+
+
+def test_parse_moment_keeps_the_fraction_for_ordering():
+    early, late = s.parse_moment('2026-01-01T00:00:00.1000000Z'), s.parse_moment('2026-01-01T00:00:00.1000001Z')
+    assert early < s.parse_moment('2026-01-01T00:00:00.2Z') and early <= late
+    assert s.parse_time('2026-01-01T00:00:00.9999999Z') == '2026-01-01T00:00:00Z'
+
+
+def raw_event(event_id, kind, data, time):
+    return {'EventID': event_id, 'EventType': kind, 'Data': data, 'Time': time}
+
+
+def test_details_events_merge_top_level_and_connection_events():
+    details = {'Session': {'SessionID': 'x'},
+               'Events': [raw_event('1', 44, 'hostname', 300), raw_event('3', 45, 'hi', 100)],
+               'Connections': [{'Events': [raw_event('2', 70, 'WS-1', 200), raw_event('3', 45, 'hi', 100)]},
+                               {'ProcessType': 1}]}
+    events = s.details_events(details, NOW)
+    assert [(e['event_id'], e['event_type']) for e in events] == [('1', 44), ('2', 70), ('3', 45)]
+    assert events[0]['time'] == '2026-07-19T06:41:51Z'
+
+
+def test_details_events_without_times_keep_the_order_given():
+    details = {'Events': [raw_event('b', 44, 'x', None)], 'Connections': [{'Events': [raw_event('a', 70, 'y', None)]}]}
+    assert [e['event_id'] for e in s.details_events(details, NOW)] == ['b', 'a']
+
+
+def event(kind, data):
+    return {'event_type': kind, 'data': data}
+
+
+def test_output_is_the_first_result_after_our_queued_command_not_a_text_match():
+    events = [event(44, 'hostname'), event(70, 'old-output'), event(44, 'uptime'), event(44, 'hostname\r\n'),
+              event(70, 'C:\\WINDOWS\\system32>uptime\nup 3 days'), event(70, 'C:\\WINDOWS\\system32>hostname\nWS-1')]
+    # by order: the first 70 after the last queueing of our text, although a later one echoes our command
+    assert s.output_after_queueing(events, 'hostname') == 'C:\\WINDOWS\\system32>uptime\nup 3 days'
+    assert s.output_after_queueing(events[:4], 'hostname') is None
+    assert s.output_after_queueing(events, 'whoami') is None
+
+
+@pytest.mark.parametrize('output,stdout', [
+    ('C:\\WINDOWS\\system32>hostname\nWS-00004', 'WS-00004'),
+    ('C:\\WINDOWS\\system32>hostname\r\nWS-00004\r\n', 'WS-00004\r\n'),
+    ('\r\nC:\\Program Files (x86)\\ScreenConnect Client (0123456789abcdef)>ipconfig /all\nline 1\nline 2',
+     'line 1\nline 2'),
+    ('\\\\fileserver\\share>dir\nfile.txt', 'file.txt'),
+    ('C:\\WINDOWS\\system32>hostname', ''),
+    ('WS-00004', 'WS-00004'),                              # no echo: PowerShell, or a server that drops it
+    ('a > b\nc', 'a > b\nc'),
+    ('', ''),
+])
+def test_strip_cmd_echo_drops_only_an_echoed_prompt_line(output, stdout):
+    assert s.strip_cmd_echo(output) == stdout

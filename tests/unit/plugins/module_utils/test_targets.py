@@ -28,8 +28,9 @@ class FakeClient:
         self.calls.append(('get_session', session_id))
         return self.sessions.get(session_id)
 
-    def find_sessions(self, expression=None, session_type='access', property_names=None):
+    def find_sessions(self, expression=None, session_type='access', property_names=None, by_name=None):
         self.calls.append(('find_sessions', expression, session_type))
+        self.by_name = by_name
         return [session for session in self.sessions.values() if session_type in ('all', session['session_type'])]
 
     def call(self, method, arguments):
@@ -83,6 +84,18 @@ def test_selectors_without_ids_become_one_quoted_filter():
     _targets.select_sessions(client, {'name': "O'Brien", 'machine_name': 'PC-1'}, raw_filter="CustomProperty1 = 'A'")
     assert client.calls == [('find_sessions', "(Name = 'O''Brien') AND (GuestMachineName = 'PC-1') AND "
                                               "(CustomProperty1 = 'A')", 'access')]
+
+
+def test_a_name_without_a_raw_filter_may_be_looked_up_by_name_and_the_rest_is_checked_here():
+    # The client may answer from GetSessionsByName (an extension without GetSessionsByFilter):
+    # every session of that name, whatever its machine; the selection keeps the matching one.
+    client = FakeClient([fake_session(1, name='WS-1', machine='PC-1'), fake_session(2, name='WS-1', machine='PC-2')])
+    found, _missing = _targets.select_sessions(client, {'name': 'ws-1', 'machine_name': 'pc-2'})
+    assert [session['session_id'] for session in found] == [guid(2)] and client.by_name == 'ws-1'
+    _targets.select_sessions(client, {'name': 'ws-1'}, raw_filter="CustomProperty1 = 'A'")
+    assert client.by_name is None  # a raw filter can only be applied by the server
+    _targets.select_sessions(client, {'machine_name': 'pc-2'})
+    assert client.by_name is None
 
 
 def test_bad_selectors_fail_before_any_request():

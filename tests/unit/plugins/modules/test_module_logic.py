@@ -36,6 +36,14 @@ def test_output_is_the_result_after_the_last_queueing_of_the_command():
     assert session_command.output_after_queueing(events, 'hostname') == 'WS-1'
 
 
+@pytest.mark.parametrize('shell,os_family,cmd', [
+    ('cmd', 'windows', True), (None, 'windows', True), ('cmd', 'unknown', True),
+    ('powershell', 'windows', False), (None, 'linux', False), ('sh', 'macos', False), (None, 'unknown', False),
+])
+def test_cmd_is_what_runs_without_powershell_on_windows(shell, os_family, cmd):
+    assert session_command.runs_in_cmd(shell, os_family) is cmd
+
+
 def test_no_output_yet_or_never_queued():
     queued = [event(RAN_COMMAND_EVENT, 'older'), event(QUEUED_COMMAND_EVENT, 'hostname')]
     assert session_command.output_after_queueing(queued, 'hostname') is None
