@@ -8,7 +8,7 @@ import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEV_COLLECTIONS = os.path.join(REPO, 'build', 'dev')
-SIMULATOR = os.path.join(REPO, 'tools', 'simulator', 'screenconnect_sim.py')
+SIMULATOR = os.path.join(REPO, 'tools', 'simulator', 'screenconnect_sim')  # a package Python runs as a directory
 INTEGRATION_TESTS = os.path.join(REPO, 'tests', 'integration')
 SECRET = 's3cret-rest'
 

@@ -12,7 +12,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python tools/simulator/screenconnect_sim.py --sessions 40 --seed 2026 --rate-limit 120 --rate-burst 30 \
+python tools/simulator/screenconnect_sim --sessions 40 --seed 2026 --rate-limit 120 --rate-burst 30 \
     --port 0 --port-file "$work/url" >"$work/simulator.log" 2>&1 &
 sim_pid=$!
 for _ in $(seq 100); do [ -s "$work/url" ] && break; sleep 0.1; done

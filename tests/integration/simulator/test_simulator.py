@@ -129,7 +129,7 @@ def test_fifty_thousand_sessions_start_and_filter_fast():
 def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     port_file = tmp_path / 'url'
     record = tmp_path / 'requests.jsonl'
-    proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, 'screenconnect_sim.py'), '--sessions', '30',
+    proc = subprocess.Popen([sys.executable, os.path.join(SIM_DIR, 'screenconnect_sim'), '--sessions', '30',
                              '--port-file', str(port_file), '--record', str(record)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, cwd=REPO)
@@ -151,7 +151,7 @@ def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     lines = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(e['api'], e['method'], e['args'], e['status']) for e in lines] == [('rest', 'GetSessionsByName', [''], 200)]
     assert SECRET not in record.read_text()
-    helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim.py', '--help'], cwd=REPO,
+    helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim', '--help'], cwd=REPO,
                               capture_output=True, text=True, check=False)
     assert helptext.returncode == 0 and '--rate-limit' in helptext.stdout
 
