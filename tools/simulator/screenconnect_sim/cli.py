@@ -76,4 +76,3 @@ def main(argv=None):
         pass
     sim.stop()
     return 0
-
