@@ -26,7 +26,7 @@ TOOLS := $(abspath .venv-tools)/bin
 DEMO_BIN := $(abspath .venv)/bin
 MOLECULE_BIN := $(abspath .venv-molecule)/bin
 
-.PHONY: demo demo-fleet test lint sanity units molecule integration build install clean venv
+.PHONY: demo demo-fleet test lint sanity units molecule hosts-check integration build install clean venv
 
 # ---- environments -----------------------------------------------------------------------------
 # .venv is the demo release's venv (.venv-$(DEMO_CORE)); tools/ansible_core.sh makes each release's.
@@ -63,12 +63,12 @@ demo: install
 
 # The same loop for real: deploy to two throwaway Debian hosts (bookworm, trixie), the inventory
 # graph, a command's output from each host, removal. Root only (network namespaces, debootstrap).
-demo-fleet: $(MOLECULE_BIN)/.deps install
-	tools/test_hosts.sh check
+demo-fleet: hosts-check $(MOLECULE_BIN)/.deps install
 	PATH=$(MOLECULE_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) tools/demo_fleet.sh
 
-# molecule before integration: the integration run's summary stays the closing line CI reads.
-test: lint sanity units molecule integration
+# hosts-check first: without root, make test stops at once with its one line. molecule before
+# integration: the integration run's summary stays the closing line CI reads.
+test: hosts-check lint sanity units molecule integration
 
 # ---- the parts of `make test` -----------------------------------------------------------------
 lint: $(TOOLS)/.deps install
@@ -95,11 +95,14 @@ units:
 
 # molecule test of every scenario of extensions/molecule/ on separate Debian hosts over SSH, with the
 # machine's packages, /opt, /etc/init.d, systemd units and mounts compared before and after
-# (tests/molecule). Needs root: where test hosts cannot run, the check below says why in one line
-# and the target fails.
-molecule: $(MOLECULE_BIN)/.deps
-	tools/test_hosts.sh check
+# (tests/molecule). Needs root: where test hosts cannot run, hosts-check says why in one line and
+# the target fails.
+molecule: hosts-check $(MOLECULE_BIN)/.deps
 	$(MOLECULE_BIN)/python -m pytest -q -p no:cacheprovider -s tests/molecule
+
+# First of all: can test hosts run here (root, debootstrap, network namespaces, overlay)? If not, one line says why.
+hosts-check:
+	@tools/test_hosts.sh check
 
 # Everything against the simulator, its own tests (tests/integration/simulator) included.
 # Oldest first, newest last: the newest run's summary is the closing line CI reads.
