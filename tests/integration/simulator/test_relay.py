@@ -122,3 +122,16 @@ def test_agent_runs_commands_with_the_directives():
     # a comment after the directives belongs to the command
     assert agent.run_command('#maxlength=100\n# a comment\necho ok') == 'ok\n'
     assert agent.run_command('printf "%06000d" 0') == '0' * 5000  # 5000 characters by default
+
+
+def test_after_a_fleet_reset_the_agent_says_hello_again(monkeypatch):
+    from screenconnect_sim import Simulator
+    monkeypatch.setattr(relay, 'POLL_SECONDS', 1)
+    with Simulator(sessions=3, api_secret=SECRET) as fresh:
+        sid = str(uuid.uuid4())
+        call(fresh, 'Hello', {'session_id': sid, 'launch': LAUNCH, 'guest': GUEST}).raise_for_status()
+        fresh.reset(fleet=True)
+        assert sc(fresh, 'GetSessionBySessionID', sid) == []
+        assert call(fresh, 'Poll', {'session_id': sid}).status_code == 404
+        call(fresh, 'Hello', {'session_id': sid, 'launch': LAUNCH, 'guest': GUEST}).raise_for_status()
+        assert sc(fresh, 'GetSessionBySessionID', sid)[0]['Name'] == 'web-01'

@@ -122,6 +122,9 @@ class Relay:
         with self.changed:
             while True:
                 agent = self.agents.get(session_id)
+                if agent is not None and self.sim.find(session_id) is None:  # the fleet was reset
+                    del self.agents[session_id]
+                    agent = None
                 if agent is None or self.closed:
                     return json_answer({'error': 'not connected: say Hello'}, 404)
                 agent['seen'] = time.monotonic()
