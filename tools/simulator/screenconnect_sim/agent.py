@@ -154,9 +154,9 @@ class Agent:
                     for command in answer.get('commands', []):
                         threading.Thread(target=self.report, args=(command,), daemon=True).start()
             except urllib.error.HTTPError as error:
-                if error.code != 404:  # 404: the server forgot us; say Hello again
-                    log('server answered %s; trying again in 5 s' % error)
-                    time.sleep(5)
+                # 404: the server forgot this session; say Hello again, without hammering it
+                log('server answered %s; saying Hello again' % error)
+                time.sleep(1 if error.code == 404 else 5)
             except (OSError, ValueError) as error:
                 log('cannot reach %s (%s); trying again in 5 s' % (self.server, error))
                 time.sleep(5)
