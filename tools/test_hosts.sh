@@ -7,11 +7,13 @@
 #   tools/test_hosts.sh up NAME SUITE     start host NAME (bookworm, trixie); prints one JSON line:
 #                                         {"name", "address", "gateway", "port", "user", "key", "suite"}
 #   tools/test_hosts.sh down NAME         stop host NAME; nothing of it stays
-#   tools/test_hosts.sh teardown          stop every host of this tool on the machine (after a crash)
-#   tools/test_hosts.sh list              the running hosts: NAME ADDRESS
+#   tools/test_hosts.sh teardown [--all]  stop every host of this checkout (after a crash); --all: of
+#                                         every checkout on the machine
+#   tools/test_hosts.sh list              this checkout's running hosts: NAME ADDRESS
 #
 # A host is:
-#  - a network namespace schost-NAME whose only links are lo and eth0, one end of a veth pair;
+#  - a network namespace schost-<checkout>-NAME (<checkout>: a hash of this checkout's path, so two
+#    checkouts can run hosts of the same names at once) whose only links are lo and eth0, one end of a veth pair;
 #    eth0 is 10.213.N.2/30, the other end stays here as 10.213.N.1/30 (scN-c). A route sends
 #    10.213.0.0/16 back here, so a host reaches the other hosts' gateway addresses (where the
 #    simulator listens) and nothing else: there is no default route;
@@ -26,7 +28,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 hosts=$top/build/hosts
-prefix=schost-
+prefix=schost-$(printf '%s' "$top" | sha256sum | cut -c1-8)-
 me="tools/test_hosts.sh"
 
 die() { echo "$me: $*" >&2; exit 1; }
@@ -79,23 +81,30 @@ forget_netns_mount() {
     fi
 }
 
-stop_host() {  # NAME: every process of its namespace, the namespace, its veth pair, its files
-    local name=$1 ns pids tries=0
-    ns=$(netns_of "$name")
-    if ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?"; then
-        pids=$(ip netns pids "$ns" || true)
-        # shellcheck disable=SC2086  # one pid per word
-        [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
-        while [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; do
-            tries=$((tries + 1))
-            [ "$tries" -lt 100 ] || die "processes of $ns did not end: $(ip netns pids "$ns" | tr '\n' ' ')"
-            sleep 0.1
-        done
-        ip netns delete "$ns"
+stop_namespace() {  # NS: every process in it, then the namespace (its veth pair goes with it)
+    local ns=$1 pids tries=0
+    ip netns list | grep -qx "$ns\( (id: [0-9]*)\)\?" || return 0
+    pids=$(ip netns pids "$ns" || true)
+    # shellcheck disable=SC2086  # one pid per word
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+    while [ -n "$(ip netns pids "$ns" 2>/dev/null)" ]; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 100 ] || die "processes of $ns did not end: $(ip netns pids "$ns" | tr '\n' ' ')"
+        sleep 0.1
+    done
+    ip netns delete "$ns"
+}
+
+delete_if_stray() {  # LINK: a veth pair whose host end never left this namespace (a run killed early)
+    if ip -o link show dev "$1" 2>/dev/null | grep -q "^[0-9]*: $1@sc[0-9]*-h:"; then
+        ip link delete "$1"
     fi
-    if [ -f "$hosts/$name/link" ]; then
-        ip link delete "$(cat "$hosts/$name/link")" 2>/dev/null || true
-    fi
+}
+
+stop_host() {  # NAME: this checkout's host, its namespace, processes, veth pair and files
+    local name=$1
+    stop_namespace "$(netns_of "$name")"
+    if [ -f "$hosts/$name/link" ]; then delete_if_stray "$(cat "$hosts/$name/link")"; fi
     rm -rf "${hosts:?}/$name"
 }
 
@@ -171,10 +180,14 @@ case "$command" in
         for ns in $(ip netns list | awk '{print $1}' | grep "^$prefix" || true); do
             stop_host "${ns#"$prefix"}"
         done
-        # veth ends left by a run killed between `ip link add` and `ip netns add`
-        for link in $(ip -o link show | sed -n 's/^[0-9]*: \(sc[0-9]*-c\)@.*/\1/p'); do
-            ip link delete "$link" 2>/dev/null || true
-        done
+        if [ "${2:-}" = --all ]; then
+            for ns in $(ip netns list | awk '{print $1}' | grep "^schost-" || true); do
+                stop_namespace "$ns"
+            done
+            for link in $(ip -o link show | sed -n 's/^[0-9]*: \(sc[0-9]*-c\)@sc[0-9]*-h:.*/\1/p'); do
+                delete_if_stray "$link"
+            done
+        fi
         forget_netns_mount
         ;;
 

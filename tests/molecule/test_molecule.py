@@ -1,7 +1,9 @@
 """`molecule test` of every scenario in extensions/molecule/ (the agent role on separate Debian hosts
 over SSH, tools/test_hosts.sh), timed, and proof that the machine running them is left as it was:
-its packages, /opt, /etc/init.d, systemd units and mounts are compared before and after, and no
-test host's network namespace, link or process may remain.
+its packages, /opt, /etc/init.d, systemd units and mounts are compared before and after, and none of
+this checkout's test hosts (network namespace and every process in it) or simulators may remain.
+Other checkouts may run test hosts at the same time: their namespaces (mounted under /run/netns)
+are left out of the comparison.
 
 `make molecule` runs this with .venv-molecule (tests/molecule-requirements.txt) after
 `tools/test_hosts.sh check`, which fails in one line where test hosts cannot run (not root, no
@@ -11,7 +13,6 @@ debootstrap). Each scenario's output goes to build/molecule/<scenario>.log.
 import glob
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -40,24 +41,24 @@ def machine():
         packages = subprocess.run(['dpkg-query', '--show', '--showformat', '${Package} ${Version} ${db:Status-Status}\\n'],
                                   capture_output=True, text=True, check=True).stdout
     with open('/proc/self/mountinfo') as handle:
-        mounts = sorted(line.split()[4] for line in handle)
+        mounts = sorted(point for point in (line.split()[4] for line in handle) if not point.startswith('/run/netns'))
     return {'dpkg -l': packages.splitlines(), '/opt': listing('/opt'), '/etc/init.d': listing('/etc/init.d'),
             'systemd units': {folder: listing(folder) for folder in UNIT_DIRS if os.path.isdir(folder)},
             'mounts': mounts}
 
 
 def leftovers():
-    """Network namespaces, links and processes of test hosts, agents and scenario simulators."""
-    found = [name for name in os.listdir('/run/netns') if name.startswith('schost-')] if os.path.isdir('/run/netns') else []
-    found += [name for name in os.listdir('/sys/class/net') if re.match(r'^sc\d+-c$', name)]
+    """This checkout's test hosts (a host's namespace goes only after every process in it) and simulators."""
+    hosts = subprocess.run([os.path.join(REPO, 'tools', 'test_hosts.sh'), 'list'], capture_output=True, text=True,
+                           check=True).stdout.splitlines()
+    found = ['host %s' % host for host in hosts]
     for pid in filter(str.isdigit, os.listdir('/proc')):
         try:
             with open('/proc/%s/cmdline' % pid, 'rb') as handle:
                 command = handle.read().replace(b'\0', b' ').decode('utf-8', 'replace')
         except OSError:
             continue
-        if 'ListenAddress=10.213.' in command or 'connectwisecontrol-' in command or \
-                ('screenconnect_sim' in command and '--host 10.213.' in command):
+        if REPO in command and 'screenconnect_sim' in command and '--host 10.213.' in command:
             found.append('process %s: %s' % (pid, command.strip()))
     return found
 
@@ -65,7 +66,7 @@ def leftovers():
 @pytest.fixture(scope='module')
 def before():
     os.makedirs(LOGS, exist_ok=True)
-    assert leftovers() == [], 'test hosts of an earlier run are still up: tools/test_hosts.sh teardown'
+    assert leftovers() == [], 'test hosts of an earlier run of this checkout are still up: tools/test_hosts.sh teardown'
     return machine()
 
 
@@ -96,6 +97,6 @@ def test_scenario(scenario, before):
     assert changed == [], 'the scenario changed this machine: %s' % changed
     assert leftovers() == []
     print('this machine after the scenario: %s unchanged (%d packages, %d entries in /opt, %d in /etc/init.d, '
-          '%d mounts); no test host namespace, link or process left'
+          '%d mounts outside /run/netns); no test host or simulator of this checkout left'
           % (', '.join(sorted(before)), len(after['dpkg -l']), len(after['/opt']), len(after['/etc/init.d']),
              len(after['mounts'])))
