@@ -1,7 +1,9 @@
 # The two commands of the README: `make demo` and `make test`. Each sets up what it needs.
 #
-#   make demo                       the main job against the bundled simulator
+#   make demo                       the main job against the bundled simulator (installs nothing)
+#   make demo-fleet                 the same loop on two throwaway Debian hosts (root only)
 #   make test                       lint, then sanity + units on every supported ansible-core,
+#                                   the molecule scenarios on separate Debian hosts (root),
 #                                   integration on the oldest, AWX's (2.20) and the newest
 #   make test CORES=2.19 INTEGRATION_CORES=2.19   a quick run on one release
 #   tools/ansible_core.sh 2.21 ansible --version  any command with one release
@@ -22,8 +24,9 @@ ARTIFACT := build/msp-screenconnect-$(VERSION).tar.gz
 INSTALLED := $(abspath build/installed)
 TOOLS := $(abspath .venv-tools)/bin
 DEMO_BIN := $(abspath .venv)/bin
+MOLECULE_BIN := $(abspath .venv-molecule)/bin
 
-.PHONY: demo test lint sanity units integration build install clean venv
+.PHONY: demo demo-fleet test lint sanity units molecule hosts-check integration build install clean venv
 
 # ---- environments -----------------------------------------------------------------------------
 # .venv is the demo release's venv (.venv-$(DEMO_CORE)); tools/ansible_core.sh makes each release's.
@@ -36,6 +39,13 @@ venv:
 $(TOOLS)/.deps: tests/lint-requirements.txt
 	$(PYTHON) -m venv $(abspath .venv-tools)
 	$(TOOLS)/pip install $(PIP) -r tests/lint-requirements.txt
+	touch $@
+
+# molecule and the ansible-core it drives (tests/molecule-requirements.txt), for make molecule and demo-fleet.
+$(MOLECULE_BIN)/.deps: tests/molecule-requirements.txt
+	rm -rf .venv-molecule
+	$(PYTHON) -m venv $(abspath .venv-molecule)
+	$(MOLECULE_BIN)/pip install $(PIP) -r tests/molecule-requirements.txt
 	touch $@
 
 # ---- the collection as users get it -------------------------------------------------------------
@@ -51,7 +61,14 @@ install: build
 demo: install
 	PATH=$(DEMO_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) tools/demo.sh
 
-test: lint sanity units integration
+# The same loop for real: deploy to two throwaway Debian hosts (bookworm, trixie), the inventory
+# graph, a command's output from each host, removal. Root only (network namespaces, debootstrap).
+demo-fleet: hosts-check $(MOLECULE_BIN)/.deps install
+	PATH=$(MOLECULE_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) tools/demo_fleet.sh
+
+# hosts-check first: without root, make test stops at once with its one line. molecule before
+# integration: the integration run's summary stays the closing line CI reads.
+test: hosts-check lint sanity units molecule integration
 
 # ---- the parts of `make test` -----------------------------------------------------------------
 lint: $(TOOLS)/.deps install
@@ -75,6 +92,17 @@ units:
 		echo "== every_core integration tests, ansible-core $$core"; \
 		$(CORE) $$core python -m pytest -q -p no:cacheprovider -m every_core tests/integration; \
 	done
+
+# molecule test of every scenario of extensions/molecule/ on separate Debian hosts over SSH, with the
+# machine's packages, /opt, /etc/init.d, systemd units and mounts compared before and after
+# (tests/molecule). Needs root: where test hosts cannot run, hosts-check says why in one line and
+# the target fails.
+molecule: hosts-check $(MOLECULE_BIN)/.deps
+	$(MOLECULE_BIN)/python -m pytest -q -p no:cacheprovider -s tests/molecule
+
+# First of all: can test hosts run here (root, debootstrap, network namespaces, overlay)? If not, one line says why.
+hosts-check:
+	@tools/test_hosts.sh check
 
 # Everything against the simulator, its own tests (tests/integration/simulator) included.
 # Oldest first, newest last: the newest run's summary is the closing line CI reads.

@@ -54,6 +54,8 @@ class SimHandler(BaseHTTPRequestHandler):
         path = parsed.path
         if path.startswith('/_sim/'):
             return self.send(self.control(verb, path, raw))
+        if path.startswith('/Sim/Agent/'):
+            return self.send(sim.relay.handle(verb, path, raw))
         seq = sim.next_seq()
         started = time.time()
         api, method, args = 'other', None, None

@@ -17,6 +17,7 @@ from .fleet import (EV_CONNECTED, EV_CREATED, EV_DISCONNECTED, EV_QUEUED_COMMAND
                     fmt_time, make_event, make_guid, pad_properties, render_event, render_session, session_json,
                     session_type_of)
 from .installers import CONTENT_TYPES, Installers, command_output
+from .relay import Relay
 from .rest import RestApi
 from .rpc import RpcApi
 from .server import SimHandler
@@ -58,6 +59,7 @@ class Simulator(RestApi, RpcApi, Faults):
         self.instance_id = instance_id
         self.public_key = base64.b64encode(hashlib.sha512(digest.encode()).digest() * 2).decode()
         self.installers = Installers(instance_id, self.public_key)
+        self.relay = Relay(self)  # the agents of the .deb connect here (relay.py)
         self.lock = threading.RLock()
         self.fleet = Fleet(sessions, seed)
         self.mono0 = time.monotonic()
@@ -95,6 +97,7 @@ class Simulator(RestApi, RpcApi, Faults):
         return self
 
     def stop(self):
+        self.relay.stop()
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
@@ -323,11 +326,13 @@ class Simulator(RestApi, RpcApi, Faults):
         with self.lock:
             inc(self.counters['writes'], method)
 
-    def create(self, stype, name, is_public, code, cps, host='', by_host=''):
+    def create(self, stype, name, is_public, code, cps, host='', by_host='', sid=None):
         with self.lock:
             rng = random.Random('create-%s-%d' % (self.seed, len(self.fleet.sessions)))
             s = Session()
             s.sid = make_guid(rng)
+            if sid is not None:  # an agent's own session id (relay.py)
+                s.sid = sid
             s.event_seed = rng.getrandbits(32)
             s.stype, s.name, s.host, s.is_public, s.code, s.is_ended = stype, name, host, bool(is_public), code, False
             s.cps = cps
@@ -341,6 +346,8 @@ class Simulator(RestApi, RpcApi, Faults):
     def queue_command(self, s, command):
         ticks = self.add_event(s, EV_QUEUED_COMMAND, command)
         with self.lock:
+            if self.relay.deliver(s, command):  # a real agent runs it and reports its output
+                return
             if s.online:
                 s.pending.append((ticks + int(self.command_delay * TICKS), self.command_result(s, command)))
             else:
@@ -376,6 +383,8 @@ class Simulator(RestApi, RpcApi, Faults):
         launch = self.installers.launch_query(query, request_host, self.port)
         with self.lock:
             inc(self.counters['downloads'], ext)
-        data = self.installers.build(ext, launch)
+        # The .deb's agent connects to the server the installer URL named (as the client reached it).
+        server = '%s://%s:%d' % (self.url.split(':', 1)[0], request_host, self.port)
+        data = self.installers.build(ext, launch, server)
         return Answer(200, data, CONTENT_TYPES[ext],
                       {'Content-Disposition': 'attachment; filename="ScreenConnect.ClientSetup.%s"' % ext})
