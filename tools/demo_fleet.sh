@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 hosts=(demo-bookworm:bookworm demo-trixie:trixie)
 work=$(mktemp -d)
 sim_pid=
+gateway=
 cleanup() {
     if [ -n "$sim_pid" ]; then kill "$sim_pid" 2>/dev/null && wait "$sim_pid" 2>/dev/null; fi
     for host in "${hosts[@]}"; do tools/test_hosts.sh down "${host%%:*}" || true; done
@@ -22,6 +23,8 @@ echo "== two Debian hosts, each in its own network namespace with its own sshd"
     for host in "${hosts[@]}"; do
         info=$(tools/test_hosts.sh up "${host%%:*}" "${host#*:}")
         echo "$info" >&2
+        # The simulator listens on the first host's gateway address, which every host can reach.
+        [ -n "${gateway:-}" ] || gateway=$(python -c 'import json, sys; print(json.loads(sys.argv[1])["gateway"])' "$info")
         python -c 'import json, sys; h = json.loads(sys.argv[1]); print(h["name"], "ansible_host=%s ansible_user=%s ansible_ssh_private_key_file=%s" % (h["address"], h["user"], h["key"]))' "$info"
     done
     echo "[fleet:vars]"
@@ -31,7 +34,6 @@ echo "== two Debian hosts, each in its own network namespace with its own sshd"
     echo "demo-bookworm screenconnect_agent_company='Demo Fleet' screenconnect_agent_site=HQ screenconnect_agent_tag=web,prod"
     echo "demo-trixie screenconnect_agent_company='Demo Fleet' screenconnect_agent_site='Branch 1' screenconnect_agent_tag=db"
 } >"$work/hosts.ini"
-gateway=$(ip -n schost-demo-bookworm route show 10.213.0.0/16 | awk '{print $3}')
 
 python tools/simulator/screenconnect_sim --host "$gateway" --sessions 40 --seed 2026 --port 0 \
     --port-file "$work/url" >"$work/simulator.log" 2>&1 &
