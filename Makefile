@@ -66,9 +66,10 @@ demo: install
 demo-fleet: hosts-check $(MOLECULE_BIN)/.deps install
 	PATH=$(MOLECULE_BIN):$$PATH ANSIBLE_COLLECTIONS_PATH=$(INSTALLED) tools/demo_fleet.sh
 
-# hosts-check first: without root, make test stops at once with its one line. molecule before
-# integration: the integration run's summary stays the closing line CI reads.
-test: hosts-check lint sanity units molecule integration
+# hosts-check first: without root, make test stops at once with its one line. The README's demos
+# run too, so they stay true. molecule and the demos before integration: the integration run's
+# summary stays the closing line CI reads.
+test: hosts-check lint sanity units molecule demo demo-fleet integration
 
 # ---- the parts of `make test` -----------------------------------------------------------------
 lint: $(TOOLS)/.deps install
