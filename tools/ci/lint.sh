@@ -37,13 +37,53 @@ echo "== ansible-lint --profile production, from the repository root (config: .a
 # into .ansible/ itself (see .ansible-lint).
 (cd "$repo" && env -u ANSIBLE_COLLECTIONS_PATH ansible-lint --profile production --nocolor)
 
+echo "== the artifact holds no hidden directory (.ansible/ of ansible-lint, .venv*, .git)"
+if tar tzf "$artifact" | grep -E '(^|/)\.[^/]+/'; then
+    echo "$artifact holds the hidden paths above: add them to galaxy.yml's build_ignore" >&2
+    exit 1
+fi
+
+echo "== collections the content uses are declared in galaxy.yml's dependencies"
+# A user who installs the collection into an ansible-core-only execution environment gets exactly
+# what MANIFEST.json declares; a module of an undeclared collection fails there at run time.
+"$tools/python" - "$installed/ansible_collections/msp/screenconnect" <<'PY'
+import json, os, re, sys
+root = sys.argv[1]
+declared = set(json.load(open(os.path.join(root, 'MANIFEST.json')))['collection_info']['dependencies'])
+used = {}
+for folder in ('roles', 'playbooks'):
+    for path, _dirs, names in os.walk(os.path.join(root, folder)):
+        for name in names:
+            if name.endswith(('.yml', '.yaml')):
+                text = open(os.path.join(path, name)).read()
+                for fqcn in re.findall(r'^[ -]*([a-z][a-z0-9_]*\.[a-z][a-z0-9_]*)\.[a-z][a-z0-9_]*:', text, re.M):
+                    used.setdefault(fqcn, os.path.relpath(os.path.join(path, name), root))
+missing = {name: where for name, where in used.items() if name not in declared | {'ansible.builtin', 'msp.screenconnect'}}
+for name, where in sorted(missing.items()):
+    print('%s uses %s, which galaxy.yml does not declare under dependencies' % (where, name), file=sys.stderr)
+print('used: %s; declared: %s' % (', '.join(sorted(used)), ', '.join(sorted(declared)) or 'none'))
+sys.exit(1 if missing else 0)
+PY
+
 echo "== galaxy-importer, Galaxy's import check, on $artifact"
-# No container engine here: ansible-test is off (make test runs it), ansible-lint on, as Galaxy's
-# own import runs it. Any WARNING or ERROR line fails the check.
+# As Galaxy runs it: a venv holding galaxy-importer and nothing else (its own ansible-core and
+# ansible-lint, no awx.awx, no ansible.windows), a fresh HOME, no collections path of ours, and the
+# config below: ansible-test off (no container engine here; make test runs it), ansible-lint on,
+# offline as Galaxy's default. Any WARNING or ERROR line fails the check.
+importer_venv="$repo/.venv-galaxy-importer"
+if [ ! -e "$importer_venv/.ready" ]; then
+    rm -rf "$importer_venv"
+    "${PYTHON:-python3}" -m venv "$importer_venv"
+    "$importer_venv/bin/pip" install --quiet --disable-pip-version-check 'galaxy-importer>=0.4.44' 2>&1 \
+        | { grep -v "^WARNING: Location 'file:///" || true; }
+    touch "$importer_venv/.ready"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n' >"$work/galaxy-importer.cfg"
-importer=$(cd "$work" && GALAXY_IMPORTER_CONFIG=$work/galaxy-importer.cfg python -m galaxy_importer.main "$artifact" 2>&1) || {
+importer=$(cd "$work" && env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_CONFIG HOME="$work" \
+    PATH="$importer_venv/bin:/usr/local/bin:/usr/bin:/bin" GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" \
+    "$importer_venv/bin/python" -m galaxy_importer.main "$artifact" 2>&1) || {
     echo "$importer"
     exit 1
 }
