@@ -9,6 +9,13 @@ artifact=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH="$tools:$PATH"
 
+echo "== no reference to documents outside the repository (docs/screenconnect-api.md holds the server's facts)"
+# The pattern in brackets so this line does not match itself.
+if (cd "$repo" && grep -rnIE '[.][.]/shared/|facts[ ]sheet|the[ ]contract' plugins roles tests tools docs README.md); then
+    echo "the lines above refer to documents outside the repository: point them at docs/screenconnect-api.md" >&2
+    exit 1
+fi
+
 echo "== antsibull-changelog lint"
 (cd "$repo" && antsibull-changelog lint)
 
