@@ -20,14 +20,6 @@ RPC_TYPES = {'Support': 1, 'Access': 2, 'Meeting': 3}
 REAL_TYPES_BY_NUMBER = {v: k for k, v in REAL_TYPES.items()}
 RPC_TYPES_BY_NUMBER = {v: k for k, v in RPC_TYPES.items()}
 
-
-def spelling_of(name):
-    """The spelling's name ('seed' gives 'mixed'); ValueError naming the known ones."""
-    name = SPELLING_ALIASES.get(name, name)
-    if name not in SPELLINGS:
-        raise ValueError('spelling must be one of %s' % ', '.join(SPELLINGS))
-    return name
-
 # Event types
 EV_CONNECTED, EV_DISCONNECTED, EV_CREATED, EV_ENDED = 10, 11, 20, 21
 EV_NOTE, EV_QUEUED_COMMAND, EV_QUEUED_MESSAGE, EV_QUEUED_TOOL = 32, 44, 45, 47
@@ -41,8 +33,8 @@ GUEST_KEYS = ('MachineName', 'OperatingSystemName', 'OperatingSystemVersion', 'P
 GUEST_TIME_KEYS = ('LastActivityTime', 'LastBootTime')
 # the mixed spelling's names inside GuestInfo
 MIXED_GUEST_NAMES = {'PrivateNetworkAddress': 'GuestPrivateIpAddress',
-                    'MachineSerialNumber': 'GuestMachineSerialNumber',
-                    'MachineDomain': 'GuestMachineDomain'}
+                     'MachineSerialNumber': 'GuestMachineSerialNumber',
+                     'MachineDomain': 'GuestMachineDomain'}
 
 COMPANIES = ['Acme Corp', "O'Reilly & Sons", 'Globex', 'Initech', 'Umbrella (EU)', 'Café Müller',
              "{{ lookup('pipe','id') }} Ltd", '']
@@ -319,6 +311,14 @@ def make_event(rng, etype, data, ticks, host=''):
 def render_event(e):
     return {'EventID': e['EventID'], 'EventType': e['EventType'], 'Data': e['Data'],
             'Time': fmt_time(e['Time']), 'Host': e['Host']}
+
+
+def spelling_of(name):
+    """The spelling's name ('seed' gives 'mixed'); ValueError naming the known ones."""
+    name = SPELLING_ALIASES.get(name, name)
+    if name not in SPELLINGS:
+        raise ValueError('spelling must be one of %s' % ', '.join(SPELLINGS))
+    return name
 
 
 def render_session(s, spelling, api, omit_connections=False):
