@@ -17,6 +17,7 @@ Only the standard library, jinja2 and yaml: no simulator, no ansible. Runs under
 own (`python tests/integration/test_awx_credential.py`, what tools/ci/awx_check.sh does).
 """
 
+import ast
 import os
 import re
 import sys
@@ -31,25 +32,30 @@ INPUTS_FILE = os.path.join(AWX, 'credential_type_inputs.yml')
 INJECTORS_FILE = os.path.join(AWX, 'credential_type_injectors.yml')
 HIDDEN = '**********'
 
-# The contract's connection options that have an environment variable (../shared/contract.md).
-CONTRACT_ENV = {
-    'server_url': 'SCREENCONNECT_SERVER_URL',
-    'api': 'SCREENCONNECT_API',
-    'api_secret': 'SCREENCONNECT_API_SECRET',
-    'extension_id': 'SCREENCONNECT_EXTENSION_ID',
-    'origin': 'SCREENCONNECT_ORIGIN',
-    'api_key': 'SCREENCONNECT_API_KEY',
-    'oauth_token_url': 'SCREENCONNECT_OAUTH_TOKEN_URL',
-    'oauth_client_id': 'SCREENCONNECT_OAUTH_CLIENT_ID',
-    'oauth_client_secret': 'SCREENCONNECT_OAUTH_CLIENT_SECRET',
-    'validate_certs': 'SCREENCONNECT_VALIDATE_CERTS',
-    'rate_limit': 'SCREENCONNECT_RATE_LIMIT',
-}
+OPTIONS_TABLE = os.path.join(REPO, 'plugins', 'module_utils', '_connection_options.py')
+
+
+def connection_options_table():
+    """The collection's one table of connection options (CONNECTION_OPTIONS in
+    plugins/module_utils/_connection_options.py: name, type, default, environment variable, secret),
+    read from its source without importing it, since this file also runs where the collection is
+    not importable. Only the name, variable and secret columns, which are literals."""
+    with open(OPTIONS_TABLE) as handle:
+        tree = ast.parse(handle.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [getattr(t, 'id', None) for t in node.targets] == ['CONNECTION_OPTIONS']:
+            return [(ast.literal_eval(row.elts[0]), ast.literal_eval(row.elts[3]), ast.literal_eval(row.elts[4]))
+                    for row in node.value.elts]
+    raise AssertionError('%s has no CONNECTION_OPTIONS table' % OPTIONS_TABLE)
+
+
+# Connection option -> its environment variable, for the options that have one.
+CONNECTION_ENV = dict((name, env) for name, env, _secret in connection_options_table() if env)
 # Options that carry a secret (no_log in the collection) or a URL: the credential must hold them.
-SECRET_OPTIONS = ('api_secret', 'api_key', 'oauth_client_secret')
+SECRET_OPTIONS = tuple(name for name, _env, secret in connection_options_table() if secret)
 URL_OPTIONS = ('server_url', 'origin', 'oauth_token_url')
 # Carried with the secrets: without them a secret is useless.
-CONNECTION_OPTIONS = SECRET_OPTIONS + URL_OPTIONS + ('api', 'oauth_client_id', 'rate_limit')
+CREDENTIAL_OPTIONS = SECRET_OPTIONS + URL_OPTIONS + ('api', 'oauth_client_id', 'rate_limit')
 
 # ansible.module_utils.parsing.convert_bool, which the collection's bool options go through.
 BOOLEANS_TRUE = frozenset(('y', 'yes', 'on', '1', 'true', 't', '1.0'))
@@ -272,9 +278,17 @@ def test_old_validate_certs_field_is_caught():
     assert len(tls_problems(OLD_INPUTS, OLD_INJECTORS)) == 2
 
 
-def test_only_contract_variables_are_injected():
+def test_connection_env_is_the_options_table():
+    """Read from the code's table, not copied: a copy here once lacked SCREENCONNECT_CA_PATH."""
+    assert CONNECTION_ENV['ca_path'] == 'SCREENCONNECT_CA_PATH'
+    assert CONNECTION_ENV['server_url'] == 'SCREENCONNECT_SERVER_URL'
+    assert 'timeout' not in CONNECTION_ENV  # no environment variable in the table
+    assert set(SECRET_OPTIONS) == {'api_secret', 'api_key', 'oauth_client_secret'}
+
+
+def test_only_connection_variables_are_injected():
     names = set(injectors()['env'])
-    assert names <= set(CONTRACT_ENV.values()), names - set(CONTRACT_ENV.values())
+    assert names <= set(CONNECTION_ENV.values()), names - set(CONNECTION_ENV.values())
     assert set(injectors()) == {'env'}
 
 
@@ -290,12 +304,12 @@ def test_fields_cover_the_connection_options():
     """Each option that carries a secret or a URL (and what goes with them) has a field, and the
     field's value reaches the option's variable unchanged."""
     by_id = fields(inputs())
-    values = dict((name, 'value-of-%s' % name) for name in CONNECTION_OPTIONS)
+    values = dict((name, 'value-of-%s' % name) for name in CREDENTIAL_OPTIONS)
     values['api'] = 'session_manager'
     env = awx_env(inputs(), injectors(), values)
-    for name in CONNECTION_OPTIONS:
+    for name in CREDENTIAL_OPTIONS:
         assert name in by_id, name
-        assert env[CONTRACT_ENV[name]] == values[name], name
+        assert env[CONNECTION_ENV[name]] == values[name], name
     assert 'server_url' in inputs()['required']
     assert by_id['api']['choices'][0] == 'rest'  # AWX fills a blank choice with the first one
 

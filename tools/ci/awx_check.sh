@@ -5,7 +5,7 @@
 # example playbooks need (Galaxy is not reachable from CI).
 #  1. ansible-playbook --syntax-check of examples/awx/setup_awx.yml (awx.awx modules) and of the
 #     AWX project's deploy.yml (imports msp.screenconnect.deploy_agent from this checkout);
-#  2. ansible-builder create on examples/execution-environment.yml writes a build context with a
+#  2. ansible-builder create on examples/awx/msp-screenconnect-ee.yml writes a build context with a
 #     Containerfile (no container engine needed);
 #  3. tests/integration/test_awx_credential.py on its own: the credential type rendered the way
 #     AWX renders it (box untouched = TLS verified), and the AWX example files around it.
@@ -39,10 +39,10 @@ ln -s "$repo" "$scratch/collections/ansible_collections/msp/screenconnect"
 (cd "$repo" && ANSIBLE_COLLECTIONS_PATH="$scratch/collections" \
     ansible-playbook --syntax-check -i localhost, examples/awx/project/deploy.yml)
 
-echo "== ansible-builder create -f examples/execution-environment.yml"
+echo "== ansible-builder create -f examples/awx/msp-screenconnect-ee.yml"
 context="$repo/build/awx-ee-context"
 rm -rf "$context"
-(cd "$repo" && ansible-builder create -f examples/execution-environment.yml --context "$context" \
+(cd "$repo" && ansible-builder create -f examples/awx/msp-screenconnect-ee.yml --context "$context" \
     --output-filename Containerfile)
 test -s "$context/Containerfile" || { echo "ansible-builder wrote no Containerfile in $context" >&2; exit 1; }
 for expected in 'quay.io/rockylinux/rockylinux:10' 'ansible-core>=2.20,<2.22' 'PYCMD="/usr/bin/python3"'; do

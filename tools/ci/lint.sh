@@ -9,6 +9,13 @@ artifact=$(cd "$(dirname "$3")" && pwd)/$(basename "$3")
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 export PATH="$tools:$PATH"
 
+echo "== no reference to documents outside the repository (docs/screenconnect-api.md holds the server's facts)"
+# The pattern in brackets so this line does not match itself.
+if (cd "$repo" && grep -rnIE '[.][.]/shared/|facts[ ]sheet|the[ ]contract' plugins roles tests tools docs README.md); then
+    echo "the lines above refer to documents outside the repository: point them at docs/screenconnect-api.md" >&2
+    exit 1
+fi
+
 echo "== antsibull-changelog lint"
 (cd "$repo" && antsibull-changelog lint)
 
@@ -37,13 +44,34 @@ echo "== ansible-lint --profile production, from the repository root (config: .a
 # into .ansible/ itself (see .ansible-lint).
 (cd "$repo" && env -u ANSIBLE_COLLECTIONS_PATH ansible-lint --profile production --nocolor)
 
+echo "== the artifact holds no hidden directory (.ansible/ of ansible-lint, .venv*, .git)"
+if tar tzf "$artifact" | grep -E '(^|/)\.[^/]+/'; then
+    echo "$artifact holds the hidden paths above: add them to galaxy.yml's build_ignore" >&2
+    exit 1
+fi
+
+echo "== galaxy.yml declares the collections the content uses and is the one source of the authors"
+"$tools/python" "$repo/tools/ci/check_collection.py" "$installed/ansible_collections/msp/screenconnect"
+
 echo "== galaxy-importer, Galaxy's import check, on $artifact"
-# No container engine here: ansible-test is off (make test runs it), ansible-lint on, as Galaxy's
-# own import runs it. Any WARNING or ERROR line fails the check.
+# As Galaxy runs it: a venv holding galaxy-importer and nothing else (its own ansible-core and
+# ansible-lint, no awx.awx, no ansible.windows), a fresh HOME, no collections path of ours, and the
+# config below: ansible-test off (no container engine here; make test runs it), ansible-lint on,
+# offline as Galaxy's default. Any WARNING or ERROR line fails the check.
+importer_venv="$repo/.venv-galaxy-importer"
+if [ ! -e "$importer_venv/.ready" ]; then
+    rm -rf "$importer_venv"
+    "${PYTHON:-python3}" -m venv "$importer_venv"
+    "$importer_venv/bin/pip" install --quiet --disable-pip-version-check 'galaxy-importer>=0.4.44' 2>&1 \
+        | { grep -v "^WARNING: Location 'file:///" || true; }
+    touch "$importer_venv/.ready"
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 printf '[galaxy-importer]\nRUN_ANSIBLE_TEST = False\nRUN_ANSIBLE_LINT = True\n' >"$work/galaxy-importer.cfg"
-importer=$(cd "$work" && GALAXY_IMPORTER_CONFIG=$work/galaxy-importer.cfg python -m galaxy_importer.main "$artifact" 2>&1) || {
+importer=$(cd "$work" && env -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_CONFIG HOME="$work" \
+    PATH="$importer_venv/bin:/usr/local/bin:/usr/bin:/bin" GALAXY_IMPORTER_CONFIG="$work/galaxy-importer.cfg" \
+    "$importer_venv/bin/python" -m galaxy_importer.main "$artifact" 2>&1) || {
     echo "$importer"
     exit 1
 }

@@ -19,10 +19,10 @@ REST (RESTful API Manager extension)
     object of parameter names). Unknown method -> 500 ``Web method does not exist``. Void methods
     answer 200 with an empty body. Another extension id -> 404 HTML page.
 
-Session Manager JSON-RPC (the seed's API)
+Session Manager JSON-RPC (docs/screenconnect-api.md, section 1.2)
     POST /Services/PageService.ashx  {"id": n, "method": M, "params": {...}}
     auth ``Authorization: Bearer <api_key>`` or an OAuth token from
-    POST /oauth/token (client credentials form). SessionType uses the seed numbering
+    POST /oauth/token (client credentials form). SessionType uses this API's own numbering
     (1 Support, 2 Access, 3 Meeting). Errors: 401 (auth), 404 (GetSession/GetSessionDetails of an
     unknown session, error envelope), an unknown method answers HTTP 200 with the error envelope
     {"code": -32601, "message": "Method not found"}; bad params answer HTTP 200 with -32602.
@@ -79,17 +79,17 @@ Other choices: omit_active_connections leaves ActiveConnections out of every Ses
 "session manager fault: <detail>"; a command on an online guest gets its RanCommand event
 command_delay seconds after it was queued (computed lazily at read time); an offline guest only
 gets the QueuedCommand event. Event times of writes run on a clock that starts at the fleet's
-seed-derived base date when the simulator is created.
+base date (derived from the fleet seed) when the simulator is created.
 """
 
 from .answers import Answer, Fault
 from .filters import FilterError, compile_filter
-from .fleet import (CLIENT_VERSION, EXTENSION_ID, REAL_TYPES, SEED_TYPES, SPELLINGS, Fleet, Session, fmt_time,
+from .fleet import (CLIENT_VERSION, EXTENSION_ID, REAL_TYPES, RPC_TYPES, SPELLINGS, Fleet, Session, fmt_time,
                     render_event, render_session)
 from .installers import Installers, command_output
 from .simulator import Simulator
 from .cli import main
 
 __all__ = ['Answer', 'CLIENT_VERSION', 'EXTENSION_ID', 'Fault', 'FilterError', 'Fleet', 'Installers', 'REAL_TYPES',
-           'SEED_TYPES', 'SPELLINGS', 'Session', 'Simulator', 'command_output', 'compile_filter', 'fmt_time', 'main',
+           'RPC_TYPES', 'SPELLINGS', 'Session', 'Simulator', 'command_output', 'compile_filter', 'fmt_time', 'main',
            'render_event', 'render_session']

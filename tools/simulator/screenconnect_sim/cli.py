@@ -7,7 +7,7 @@ import tempfile
 import threading
 
 from .faults import VARIATIONS
-from .fleet import SPELLINGS
+from .fleet import SPELLING_ALIASES, SPELLINGS
 from .simulator import Simulator
 
 
@@ -25,10 +25,12 @@ def main(argv=None):
     parser.add_argument('--port', type=int, default=0, help='port (default 0 = any free port)')
     parser.add_argument('--port-file', help='write the URL to this file once listening (atomically)')
     parser.add_argument('--sessions', type=int, default=200, help='number of generated sessions (default 200)')
-    parser.add_argument('--seed', type=int, default=42, help='fleet seed: same seed, same fleet (default 42)')
-    parser.add_argument('--spelling', choices=SPELLINGS, default='nested',
-                        help='Session object spelling: nested (REST, real), flat (Guest* on the session), '
-                             'seed (the seed document\'s mix)')
+    parser.add_argument('--seed', type=int, default=42,
+                        help='random seed of the generated fleet: same seed, same fleet (default 42)')
+    parser.add_argument('--spelling', choices=SPELLINGS + tuple(SPELLING_ALIASES), default='nested',
+                        help='guest data spelling (docs/screenconnect-api.md, section 3.2): nested (GuestInfo.*, as '
+                             'the RESTful API Manager answers), flat (Guest* on the session), mixed '
+                             '(GuestInfo.Guest*); "seed" is the old name of mixed')
     parser.add_argument('--rate-limit', type=float, default=0, help='requests per minute, 0 = unlimited')
     parser.add_argument('--rate-burst', type=int, default=30, help='token bucket size (default 30)')
     parser.add_argument('--api-secret', default='s3cret-rest', help='REST CTRLAuthHeader secret')
@@ -37,7 +39,7 @@ def main(argv=None):
     parser.add_argument('--oauth-client-secret', default='csecret')
     parser.add_argument('--token-ttl', type=float, default=3600, help='OAuth token lifetime in seconds')
     parser.add_argument('--allowed-origin', help='when set, the REST Origin header must equal it (else 403)')
-    parser.add_argument('--instance-id', help='16 lower-case hex digits (default derived from the seed)')
+    parser.add_argument('--instance-id', help='16 lower-case hex digits (default derived from --seed)')
     parser.add_argument('--omit-active-connections', action='store_true',
                         help='leave ActiveConnections out of session lists')
     parser.add_argument('--variation', action='append', default=[], choices=sorted(VARIATIONS), metavar='NAME',

@@ -1,5 +1,5 @@
 """Switchable faults and the rate limit (how the simulated server says no), and the variations:
-ways real servers differ from one another (facts sheet, section 9), each switched on by name."""
+ways real servers differ from one another (docs/screenconnect-api.md, section 7), each switched on by name."""
 
 import math
 import time

@@ -1,4 +1,4 @@
-"""The session filter language of GetSessionsByFilter (and the seed's GetSessions string filter).
+"""The session filter language of GetSessionsByFilter (and the JSON-RPC GetSessions string filter).
 
 As real servers take it: Field op value combined with AND, OR, NOT and parentheses; values in
 single or double quotes (a quote doubled inside) or numbers; LIKE with * or % as the wildcard

@@ -1,5 +1,5 @@
 """The fleet and the shapes of a session: generated sessions, their events, and the Session object
-as each API and spelling renders it. Deterministic from the seed."""
+as each API and spelling renders it. Deterministic from the fleet seed (the random generator's seed)."""
 
 import datetime
 import json
@@ -9,12 +9,16 @@ import re
 EXTENSION_ID = '2d558935-686a-4bd0-9991-07539f5fe749'
 CLIENT_VERSION = '25.4.16.9293'
 NEVER = '0001-01-01T00:00:00'
-SPELLINGS = ('nested', 'flat', 'seed')
+# The three shapes of guest data (docs/screenconnect-api.md, section 3.2).
+SPELLINGS = ('nested', 'flat', 'mixed')
+# Earlier name of 'mixed', still accepted so existing callers keep working.
+SPELLING_ALIASES = {'seed': 'mixed'}
 
 REAL_TYPES = {'Support': 0, 'Meeting': 1, 'Access': 2}
-SEED_TYPES = {'Support': 1, 'Access': 2, 'Meeting': 3}
+# The Session Manager JSON-RPC API numbers session types its own way (docs/screenconnect-api.md, 3.1).
+RPC_TYPES = {'Support': 1, 'Access': 2, 'Meeting': 3}
 REAL_TYPES_BY_NUMBER = {v: k for k, v in REAL_TYPES.items()}
-SEED_TYPES_BY_NUMBER = {v: k for k, v in SEED_TYPES.items()}
+RPC_TYPES_BY_NUMBER = {v: k for k, v in RPC_TYPES.items()}
 
 # Event types
 EV_CONNECTED, EV_DISCONNECTED, EV_CREATED, EV_ENDED = 10, 11, 20, 21
@@ -27,10 +31,10 @@ GUEST_KEYS = ('MachineName', 'OperatingSystemName', 'OperatingSystemVersion', 'P
               'PrivateNetworkAddress', 'MachineSerialNumber', 'MachineDomain', 'LoggedOnUserName',
               'LastActivityTime', 'LastBootTime', 'ClientVersion')
 GUEST_TIME_KEYS = ('LastActivityTime', 'LastBootTime')
-# the seed document's spelling inside GuestInfo
-SEED_GUEST_NAMES = {'PrivateNetworkAddress': 'GuestPrivateIpAddress',
-                    'MachineSerialNumber': 'GuestMachineSerialNumber',
-                    'MachineDomain': 'GuestMachineDomain'}
+# the mixed spelling's names inside GuestInfo
+MIXED_GUEST_NAMES = {'PrivateNetworkAddress': 'GuestPrivateIpAddress',
+                     'MachineSerialNumber': 'GuestMachineSerialNumber',
+                     'MachineDomain': 'GuestMachineDomain'}
 
 COMPANIES = ['Acme Corp', "O'Reilly & Sons", 'Globex', 'Initech', 'Umbrella (EU)', 'Café Müller',
              "{{ lookup('pipe','id') }} Ltd", '']
@@ -309,9 +313,17 @@ def render_event(e):
             'Time': fmt_time(e['Time']), 'Host': e['Host']}
 
 
+def spelling_of(name):
+    """The spelling's name ('seed' gives 'mixed'); ValueError naming the known ones."""
+    name = SPELLING_ALIASES.get(name, name)
+    if name not in SPELLINGS:
+        raise ValueError('spelling must be one of %s' % ', '.join(SPELLINGS))
+    return name
+
+
 def render_session(s, spelling, api, omit_connections=False):
     """The Session object as the given API and spelling answer it (a dict)."""
-    numbering = SEED_TYPES if api == 'rpc' else REAL_TYPES
+    numbering = RPC_TYPES if api == 'rpc' else REAL_TYPES
     out = {'SessionID': s.sid, 'SessionType': numbering[s.stype], 'Name': s.name, 'Host': s.host,
            'IsPublic': s.is_public, 'Code': s.code, 'IsEnded': s.is_ended,
            'CustomPropertyValues': list(s.cps)}
@@ -319,7 +331,7 @@ def render_session(s, spelling, api, omit_connections=False):
         conns = []
         for c in s.conns:
             pt = c['ProcessType']
-            if spelling == 'seed':
+            if spelling == 'mixed':
                 pt = 'Guest' if pt == 2 else 'Host'
             conns.append({'ProcessType': pt, 'ConnectionID': c['ConnectionID'], 'ClientType': c['ClientType'],
                           'ParticipantName': c['ParticipantName'], 'ConnectedTime': fmt_time(c['ConnectedTime'])})
@@ -340,7 +352,7 @@ def render_session(s, spelling, api, omit_connections=False):
             value = g[key]
             if key in GUEST_TIME_KEYS:
                 value = fmt_time(value)
-            info[SEED_GUEST_NAMES.get(key, key) if spelling == 'seed' else key] = value
+            info[MIXED_GUEST_NAMES.get(key, key) if spelling == 'mixed' else key] = value
         out['GuestInfo'] = info
     return out
 

@@ -1,4 +1,4 @@
-"""The seed's Session Manager JSON-RPC API (POST /Services/PageService.ashx) and its OAuth2 token endpoint."""
+"""The Session Manager JSON-RPC API (POST /Services/PageService.ashx) and its OAuth2 token endpoint."""
 
 import json
 import random
@@ -6,7 +6,7 @@ import time
 
 from .answers import Answer, Fault, json_answer, properties_arg, raw_json_answer
 from .filters import FIELD_GETTERS, FilterError, compile_filter, match_every_session
-from .fleet import (EV_MODIFIED_CODE, EV_MODIFIED_IS_PUBLIC, EV_MODIFIED_NAME, EV_MODIFIED_PROPERTIES, SEED_TYPES,
+from .fleet import (EV_MODIFIED_CODE, EV_MODIFIED_IS_PUBLIC, EV_MODIFIED_NAME, EV_MODIFIED_PROPERTIES, RPC_TYPES,
                     render_session, session_type_of)
 
 RPC_WRITES = ('CreateSessionAsync', 'UpdateSessionAsync')
@@ -83,7 +83,7 @@ class RpcApi:
             predicate = match_every_session
         elif isinstance(flt, str):
             try:
-                predicate = compile_filter(flt, SEED_TYPES)
+                predicate = compile_filter(flt, RPC_TYPES)
             except FilterError as error:
                 raise RpcError(-32602, 'Invalid session filter: %s' % error)
         elif isinstance(flt, dict):
@@ -102,7 +102,7 @@ class RpcApi:
         return self._details(self._rpc_session(params), 'rpc')
 
     def rpc_CreateSessionAsync(self, params):
-        stype = session_type_of(params.get('sessionType', 'Access'), SEED_TYPES)
+        stype = session_type_of(params.get('sessionType', 'Access'), RPC_TYPES)
         name = params.get('name')
         if stype is None or not isinstance(name, str):
             raise RpcError(-32602, 'Invalid params: sessionType and name are required')
@@ -153,7 +153,7 @@ def dict_filter(flt):
     tests = []
     for key, value in flt.items():
         if key == 'SessionType':
-            target = session_type_of(value, SEED_TYPES)
+            target = session_type_of(value, RPC_TYPES)
             tests.append(lambda s, t=target: s.stype == t)
         elif key == 'CustomPropertyValues':
             tests.append(lambda s, v=value: s.cps == v)

@@ -13,9 +13,9 @@ from http.server import ThreadingHTTPServer
 from .answers import Answer, inc, raw_json_answer
 from .faults import Faults, check_variations
 from .fleet import (EV_CONNECTED, EV_CREATED, EV_DISCONNECTED, EV_QUEUED_COMMAND, EV_RAN_COMMAND, EXTENSION_ID,
-                    GUEST_TIME_KEYS, OS_ALIASES, OS_CATALOG, REAL_TYPES, SPELLINGS, TICKS, Fleet, Session, empty_guest,
+                    GUEST_TIME_KEYS, OS_ALIASES, OS_CATALOG, REAL_TYPES, TICKS, Fleet, Session, empty_guest,
                     fmt_time, make_event, make_guid, pad_properties, render_event, render_session, session_json,
-                    session_type_of)
+                    session_type_of, spelling_of)
 from .installers import CONTENT_TYPES, Installers, command_output
 from .relay import Relay
 from .rest import RestApi
@@ -31,8 +31,7 @@ class Simulator(RestApi, RpcApi, Faults):
                  oauth_client_secret='csecret', token_ttl=3600, allowed_origin=None, instance_id=None,
                  omit_active_connections=False, command_delay=0.2, port=0, certfile=None, keyfile=None,
                  host='127.0.0.1', record=None, extension_id=EXTENSION_ID, variations=()):
-        if spelling not in SPELLINGS:
-            raise ValueError('spelling must be one of %s' % ', '.join(SPELLINGS))
+        spelling = spelling_of(spelling)
         self.session_count = sessions
         self.seed = seed
         self.spelling = spelling
@@ -129,9 +128,7 @@ class Simulator(RestApi, RpcApi, Faults):
             raise ValueError('unknown config key(s): %s' % ', '.join(sorted(unknown)))
         with self.lock:
             if 'spelling' in config:
-                if config['spelling'] not in SPELLINGS:
-                    raise ValueError('spelling must be one of %s' % ', '.join(SPELLINGS))
-                self.spelling = config['spelling']
+                self.spelling = spelling_of(config['spelling'])
             if 'rate_limit' in config or 'rate_burst' in config:
                 self.set_rate(config.get('rate_limit', self.rate_limit), config.get('rate_burst'))
             if 'omit_active_connections' in config:
@@ -305,7 +302,7 @@ class Simulator(RestApi, RpcApi, Faults):
                 connection['Events'] = []
             guest = [c for c in connections if c['ProcessType'] in (2, 'Guest')]
             if not guest:  # the guest left since: its results stay with its last connection
-                guest = [{'ProcessType': 'Guest' if spelling == 'seed' else 2, 'ConnectionID': s.sid, 'Events': []}]
+                guest = [{'ProcessType': 'Guest' if spelling == 'mixed' else 2, 'ConnectionID': s.sid, 'Events': []}]
                 connections.append(guest[0])
             guest[0]['Events'] = [e for e in events if e['EventType'] == EV_RAN_COMMAND]
             events = [e for e in events if e['EventType'] != EV_RAN_COMMAND]
