@@ -253,22 +253,16 @@ class Transport:
     def _attempt(self, http_method, url, label, safe, api, exhausted, **kwargs):
         """One HTTP request: (parsed answer, None), or (None, the ScreenConnectError it ends in, marked retryable)."""
         deadline = time.monotonic() + self.timeout
-        response = None
         try:
             # No redirect is followed: one could carry the secret to another scheme, host or port.
             response = self.http.request(http_method, url, timeout=self.timeout, verify=self.verify,
                                          allow_redirects=False, stream=True, **kwargs)
-            status = response.status_code
-            body = _read_body(response, deadline)
-        except _DeadlinePassed:
-            error = self._transport_error(label, 'no complete answer within %ss' % self.timeout, 'deadline', safe)
-            return _retryable(error, safe)
         except (requests.exceptions.ConnectTimeout if requests else OSError) as exc:
             # Nothing was sent: safe to try again whatever the request is.
             return _retryable(self._transport_error(label, 'could not connect (timeout)', type(exc).__name__, True), True)
         except (requests.exceptions.SSLError if requests else OSError) as exc:
             reason = _ssl_reason(exc)
-            verify_failed = reason.startswith('certificate verify failed')
+            verify_failed = reason.startswith('certificate verify failed')  # in the handshake: nothing sent
             return _retryable(self.error(
                 '%s: the TLS certificate of %s could not be verified (%s): give its CA in ca_path, '
                 'or set validate_certs: false for a test server' % (label, self.server_url, reason)
@@ -276,13 +270,20 @@ class Transport:
                 method=label, may_have_run=not safe and not verify_failed), False)
         except _REQUEST_FAILURES as exc:
             what = ('no answer within %ss or connection lost' % self.timeout if _is_connection_failure(exc)
-                    else 'the answer was cut short or unreadable')
+                    else 'the answer was unreadable')
             return _retryable(self._transport_error(label, what, type(exc).__name__, safe), safe)
-        except RecursionError:
-            return _retryable(self.error('%s to %s failed: the answer could not be read' % (label, self.server_url),
-                                         method=label, may_have_run=not safe), False)
+        # The server has the request from here on: whatever breaks, a write may have run.
+        try:
+            status = response.status_code
+            body = _read_body(response, deadline)
+        except _DeadlinePassed:
+            error = self._transport_error(label, 'no complete answer within %ss' % self.timeout, 'timeout', safe)
+            return _retryable(error, safe)
+        except _REQUEST_FAILURES + (RecursionError,) as exc:
+            return _retryable(self._transport_error(label, 'the answer was cut short or unreadable', type(exc).__name__,
+                                                    safe), safe)
         finally:
-            if response is not None and hasattr(response, 'close'):
+            if hasattr(response, 'close'):
                 response.close()
         if 200 <= status < 300:
             try:
