@@ -181,3 +181,19 @@ def test_the_inventory_shows_the_advice_of_a_429_storm(sim, ansible_env, tmp_pat
         sim.set_faults([])
     assert completed.returncode != 0
     assert 'stillratelimitedafter1retries:lowerrate_limitorraiseretries' in squash(completed.stderr), completed.stderr
+
+
+# ---- the User-Agent: the version from the collection's own metadata -----------------------------------
+
+def test_the_user_agent_carries_the_installed_version(play, sim, ansible_env, tmp_path):
+    with open(os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                           'galaxy.yml')) as handle:
+        version = re.search(r'^version:\s*(\S+)', handle.read(), re.M).group(1)
+    sim.reset()
+    assert run_inventory(ansible_env, tmp_path).returncode == 0
+    result = play('msp.screenconnect.session_info: {filter: "SessionType = \'Access\'"}')
+    assert not result.get('failed'), result
+    agents = [entry['headers'].get('User-Agent') for entry in sim.requests]
+    # The inventory runs from the installed collection and reads its MANIFEST.json; a module runs from
+    # AnsiballZ's zip, where no metadata is, and names the collection only.
+    assert agents == ['msp.screenconnect/%s' % version, 'msp.screenconnect'], agents
