@@ -19,16 +19,22 @@ __metaclass__ = type
 import time
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
-from ansible_collections.msp.screenconnect.plugins.module_utils._connection_options import (  # noqa: F401 (re-exported)
+from ansible_collections.msp.screenconnect.plugins.module_utils._connection_options import (
     CONNECTION_OPTIONS, SECRET_OPTIONS, ConfigError, default_origin, tls_verify, validate_options)
 from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import (
     SharedRateLimiter, StateDirError, usable_state_dir)
-from ansible_collections.msp.screenconnect.plugins.module_utils._rest_api import (  # noqa: F401 (re-exported)
+from ansible_collections.msp.screenconnect.plugins.module_utils._rest_api import (
     FILTER_METHOD, MISSING_METHOD_MEMORY, WEB_METHOD_MISSING, MissingMethods, RestApi, missing_method_message)
 from ansible_collections.msp.screenconnect.plugins.module_utils._session_manager_api import SessionManagerApi
-from ansible_collections.msp.screenconnect.plugins.module_utils._transport import (  # noqa: F401 (re-exported)
+from ansible_collections.msp.screenconnect.plugins.module_utils._transport import (
     _READ_FAULT_PAUSE, COLLECTION_VERSION, HAS_REQUESTS, REQUESTS_IMPORT_ERROR, USER_AGENT, ScreenConnectError,
     Transport, requests)
+
+# What modules, plugins and tests import from here, wherever it lives now.
+__all__ = ['CONNECTION_OPTIONS', 'COLLECTION_VERSION', 'ConfigError', 'FILTER_METHOD', 'HAS_REQUESTS', 'MISSING_METHOD_MEMORY',
+           'MissingMethods', 'REQUESTS_IMPORT_ERROR', 'ScreenConnectClient', 'ScreenConnectError', 'USER_AGENT',
+           'WEB_METHOD_MISSING', '_READ_FAULT_PAUSE', 'from_options', 'missing_method_message', 'requests', 'tls_verify',
+           'validate_options']
 
 
 class ScreenConnectClient:

@@ -14,6 +14,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import json
+import math
 import os
 import random
 import re
@@ -50,10 +51,6 @@ _LOCATION_LENGTH = 200
 MIN_SECRET_FRAGMENT = 6
 MASK = '********'
 _READ_CHUNK = 65536
-# Anything a request may raise below requests' own types: never let one escape as itself.
-_REQUEST_FAILURES = (HTTPException, Urllib3Error, OSError, ValueError)
-if requests is not None:
-    _REQUEST_FAILURES = (requests.exceptions.RequestException,) + _REQUEST_FAILURES
 _JSON_TYPE_NAMES = {dict: 'object', list: 'list', str: 'string', int: 'number', float: 'number', bool: 'boolean',
                     type(None): 'null'}
 
@@ -127,7 +124,7 @@ def _retry_after_seconds(response):
         seconds = float(value)
     except (TypeError, ValueError):
         return None
-    return min(max(seconds, 0.0), _RETRY_AFTER_CAP) if seconds == seconds else None  # NaN is no number
+    return None if math.isnan(seconds) else min(max(seconds, 0.0), _RETRY_AFTER_CAP)
 
 
 class ApiBase:
@@ -257,10 +254,10 @@ class Transport:
             # No redirect is followed: one could carry the secret to another scheme, host or port.
             response = self.http.request(http_method, url, timeout=self.timeout, verify=self.verify,
                                          allow_redirects=False, stream=True, **kwargs)
-        except (requests.exceptions.ConnectTimeout if requests else OSError) as exc:
+        except requests.exceptions.ConnectTimeout as exc:
             # Nothing was sent: safe to try again whatever the request is.
             return _retryable(self._transport_error(label, 'could not connect (timeout)', type(exc).__name__, True), True)
-        except (requests.exceptions.SSLError if requests else OSError) as exc:
+        except requests.exceptions.SSLError as exc:
             reason = _ssl_reason(exc)
             verify_failed = reason.startswith('certificate verify failed')  # in the handshake: nothing sent
             return _retryable(self.error(
@@ -268,7 +265,8 @@ class Transport:
                 'or set validate_certs: false for a test server' % (label, self.server_url, reason)
                 if verify_failed else '%s to %s failed: TLS error (%s)' % (label, self.server_url, reason),
                 method=label, may_have_run=not safe and not verify_failed), False)
-        except _REQUEST_FAILURES as exc:
+        # Anything a request may raise, requests' own types and those below them: none escapes as itself.
+        except (requests.exceptions.RequestException, HTTPException, Urllib3Error, OSError, ValueError) as exc:
             what = ('no answer within %ss or connection lost' % self.timeout if _is_connection_failure(exc)
                     else 'the answer was unreadable')
             return _retryable(self._transport_error(label, what, type(exc).__name__, safe), safe)
@@ -279,7 +277,8 @@ class Transport:
         except _DeadlinePassed:
             error = self._transport_error(label, 'no complete answer within %ss' % self.timeout, 'timeout', safe)
             return _retryable(error, safe)
-        except _REQUEST_FAILURES + (RecursionError,) as exc:
+        except (requests.exceptions.RequestException, HTTPException, Urllib3Error, OSError, ValueError,
+                RecursionError) as exc:
             return _retryable(self._transport_error(label, 'the answer was cut short or unreadable', type(exc).__name__,
                                                     safe), safe)
         finally:

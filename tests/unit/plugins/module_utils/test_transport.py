@@ -145,7 +145,8 @@ def test_an_http_oauth_token_url_warns_like_an_http_server_url(state_dir):
                'oauth_client_id': 'cid', 'oauth_client_secret': CLIENT_SECRET}
     api, _http = client(state_dir, Answer(), **options)
     assert any('oauth_token_url http://login.example.com/token is plain http' in warning for warning in api.warnings)
-    api, _http = client(state_dir, Answer(), **dict(options, oauth_token_url=TOKEN_URL))
+    options['oauth_token_url'] = TOKEN_URL
+    api, _http = client(state_dir, Answer(), **options)
     assert not any('plain http' in warning for warning in api.warnings)
 
 

@@ -54,8 +54,8 @@ BODIES = st.one_of(
                      b'<html><title>Login</title></html>', b'x' * 295 + SECRET.encode(), b'{"message": "%s"}' % SECRET.encode(),
                      b'{"id": 1, "result": [], "error": null}', b'{"id": 1, "error": {"message": "no"}}',
                      b'\xff\xfe\x00', b'[1, 2, 3']))
-STATUSES = st.one_of(st.just(200), st.integers(100, 599), st.sampled_from([200, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404,
-                                                             429, 500, 502, 503, 504]))
+STATUSES = st.one_of(st.just(200), st.integers(100, 599),
+                     st.sampled_from([200, 204, 301, 302, 303, 307, 308, 400, 401, 403, 404, 429, 500, 502, 503, 504]))
 
 
 class Raw:
@@ -122,8 +122,8 @@ CALLS = {
 }
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                   HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(api=st.sampled_from(sorted(CALLS)), which=st.integers(0, 2), status=STATUSES, headers=HEADERS, body=BODIES,
        reason=st.one_of(st.none(), st.text(max_size=20)), chunked=st.one_of(st.none(), st.lists(st.integers(0, 500), max_size=4)),
        failure=st.one_of(st.none(), st.none(), st.sampled_from(FAILURES)),
