@@ -149,9 +149,7 @@ class _DeadlinePassed(Exception):
 
 
 class Transport:
-    """Sends requests to one server; all failures are ScreenConnectError.
-
-    api: the API object, asked for status advice (`status_advice`) of its own refusals."""
+    """Sends requests to one server; all failures are ScreenConnectError."""
 
     def __init__(self, server_url, timeout, retries, verify, limiter, http=None, backoff_base=1.0, sleep=time.sleep,
                  secrets=(), warnings=None):
@@ -218,6 +216,7 @@ class Transport:
         request, so anything is retried after Retry-After. 500/502/504, timeouts and dropped
         connections are retried only when safe: a command, message, note, create or update may
         already have been carried out, and sending it again could run a command twice.
+        `api` (RestApi or SessionManagerApi) words the advice for its own refusals (status_advice).
         """
         attempt = 0
         read_faults = 0
@@ -342,17 +341,13 @@ class Transport:
     def _http_error(self, response, body, label, safe, api, exhausted):
         status = response.status_code
         server_message = self.clip(_server_message(body, _header(response, 'Content-Type')), _SERVER_MESSAGE_LENGTH)
+        # The API's own advice (401, 403, 404, a missing method) first, else the transport's.
         advice, missing = api.status_advice(status, label, server_message)
-        if advice:
-            pass
-        elif status == 429:
-            advice = 'rate limited by the server'
-            if exhausted:
-                advice += '; still rate limited after %d retries: lower rate_limit or raise retries' % self.retries
-        elif status in (500, 502, 504) and not safe:
-            advice = 'the server may have carried it out already, so it was not sent again'
-        elif status == 500:
-            advice = 'a bad filter or a wrong argument answers 500 too'
+        if not advice:
+            advice = _status_advice(status, safe)
+        if status == 429 and exhausted:
+            # Part of the message from the start: str(), .message and to_result() all carry it.
+            advice += '; still rate limited after %d retries: lower rate_limit or raise retries' % self.retries
         message = '%s failed: HTTP %d %s' % (label, status, _reason(response))
         if server_message:
             message += ': %s' % server_message
@@ -360,6 +355,16 @@ class Transport:
             message += ' (%s)' % advice
         return self.error(message, status=status, method=label, server_message=server_message,
                           may_have_run=status in (500, 502, 504) and not safe and not missing, missing_method=missing)
+
+
+def _status_advice(status, safe):
+    if status == 429:
+        return 'rate limited by the server'
+    if status in (500, 502, 504) and not safe:
+        return 'the server may have carried it out already, so it was not sent again'
+    if status == 500:
+        return 'a bad filter or a wrong argument answers 500 too'
+    return ''
 
 
 def _retryable(error, retryable, retry_after=None):
