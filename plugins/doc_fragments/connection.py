@@ -19,6 +19,8 @@ options:
   server_url:
     description:
       - Base URL of the ScreenConnect server, like C(https://acme.screenconnect.com).
+      - No redirect is followed (a redirect could carry the secret to another server), so give the
+        address that answers the API itself; an HTTP 3xx fails and names where it pointed.
       - If not set, the environment variable E(SCREENCONNECT_SERVER_URL) is used.
     type: str
     required: true
@@ -61,6 +63,7 @@ options:
   oauth_token_url:
     description:
       - OAuth2 token endpoint for client credentials with O(api=session_manager).
+      - Like O(server_url), use C(https); a redirect from it is not followed.
       - If not set, the environment variable E(SCREENCONNECT_OAUTH_TOKEN_URL) is used.
     type: str
   oauth_client_id:
@@ -86,13 +89,16 @@ options:
     type: path
   timeout:
     description:
-      - Seconds to wait for each HTTP request.
+      - Seconds each HTTP request may take in all, from connecting to the last byte of the answer;
+        a request that takes longer fails (and counts as a timeout for O(retries)).
     type: float
     default: 30
   rate_limit:
     description:
       - Requests per minute to this server, held across all forks and playbooks of one controller
-        (a small lock file under C(~/.cache/msp.screenconnect)).
+        (a small lock file under C(~/.cache/msp.screenconnect), or C($XDG_CACHE_HOME/msp.screenconnect)).
+      - When that directory cannot be written, the state moves to a private directory of this user
+        under the system's temporary directory, with a warning.
       - If not set, the environment variable E(SCREENCONNECT_RATE_LIMIT) is used.
     type: float
     default: 30

@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+import tempfile
 import time
 
 # Servers count arrivals, not departures: a request that leaves on time may arrive early
@@ -41,6 +42,44 @@ def private_dir(path):
     if info.st_uid == os.getuid() and info.st_mode & 0o077:
         os.chmod(path, 0o700)
     return path
+
+
+def _usable_dir(path):
+    """path made private and checked writable, else OSError."""
+    private_dir(path)
+    if not os.path.isdir(path):
+        raise OSError(errno.ENOTDIR, 'not a directory')
+    if os.path.islink(path) or os.stat(path).st_uid != os.getuid():
+        raise OSError(errno.EPERM, 'not owned by this user')
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OSError(errno.EACCES, 'not writable')
+    return path
+
+
+def usable_state_dir(state_dir=None):
+    """(directory, warning or None) for the limiter's and the missing methods' state files.
+
+    A cache directory that cannot be used (XDG_CACHE_HOME a file, read-only, another user's) costs
+    a warning, not the run: the state moves to a private directory of this user under the system's
+    temporary directory, which every process of this controller still shares (a fresh mkdtemp per
+    process would not be a shared limit). Only when that fails too is it an error, naming both."""
+    wanted = state_dir or default_state_dir()
+    try:
+        return _usable_dir(wanted), None
+    except OSError as exc:
+        problem = exc.strerror or type(exc).__name__
+    fallback = os.path.join(tempfile.gettempdir(), 'msp.screenconnect-%d' % os.getuid())
+    try:
+        _usable_dir(fallback)
+    except OSError as exc:
+        raise StateDirError('the cache directory %s cannot be used (%s), nor %s (%s): set XDG_CACHE_HOME to a '
+                            'writable directory' % (wanted, problem, fallback, exc.strerror or type(exc).__name__))
+    return fallback, ('the cache directory %s cannot be used (%s): the shared rate limit keeps its state in %s '
+                      'instead; set XDG_CACHE_HOME to a writable directory' % (wanted, problem, fallback))
+
+
+class StateDirError(ValueError):
+    """No directory for the shared state: a configuration problem, reported before any request."""
 
 
 class SharedRateLimiter:

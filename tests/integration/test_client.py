@@ -116,7 +116,7 @@ def test_oauth_token_is_cached(sim, state_dir):
 def test_oauth_token_refreshed_30s_before_expiry(sim, state_dir):
     client = rpc_client(sim, state_dir, **oauth_options(sim))
     client.find_sessions()
-    client._token_expires = time.time() + 29  # inside the 30 s margin
+    client._api._token_expires = time.time() + 29  # inside the 30 s margin
     client.find_sessions()
     assert len([entry for entry in sim.requests if entry.get('api') == 'oauth']) == 2
 

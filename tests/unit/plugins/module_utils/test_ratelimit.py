@@ -94,3 +94,50 @@ def test_processes_together_keep_the_rate(state_dir):
     for index, stamp in enumerate(stamps):
         in_window = sum(1 for other in stamps[index:] if other - stamp < 1.0)
         assert in_window <= 5 + 10 + 1
+
+
+# ---- a cache directory that cannot be used -------------------------------------------------------
+
+def test_a_usable_cache_directory_is_used_as_it_is(tmp_path):
+    from ansible_collections.msp.screenconnect.plugins.module_utils._ratelimit import usable_state_dir
+    assert usable_state_dir(str(tmp_path / 'state')) == (str(tmp_path / 'state'), None)
+
+
+def test_xdg_cache_home_a_file_falls_back_to_a_private_temporary_directory(tmp_path, monkeypatch):
+    from ansible_collections.msp.screenconnect.plugins.module_utils import _ratelimit
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a directory')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(blocker))
+    monkeypatch.setattr(_ratelimit.tempfile, 'gettempdir', lambda: str(tmp_path / 'tmp'))
+    (tmp_path / 'tmp').mkdir()
+    path, warning = _ratelimit.usable_state_dir()
+    assert path == str(tmp_path / 'tmp' / ('msp.screenconnect-%d' % os.getuid()))
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o700
+    assert str(blocker) in warning and 'XDG_CACHE_HOME' in warning and path in warning
+    # The fallback is one place for every process, so the limit stays shared.
+    assert _ratelimit.usable_state_dir()[0] == path
+    bucket = SharedRateLimiter('https://sc.example', 60, 3, state_dir=path)
+    assert bucket.acquire() == 0
+
+
+def test_no_usable_directory_at_all_is_one_error_naming_both(tmp_path, monkeypatch):
+    from ansible_collections.msp.screenconnect.plugins.module_utils import _ratelimit
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a directory')
+    monkeypatch.setattr(_ratelimit.tempfile, 'gettempdir', lambda: str(blocker))
+    with pytest.raises(_ratelimit.StateDirError) as info:
+        _ratelimit.usable_state_dir(str(blocker / 'state'))
+    assert str(blocker / 'state') in str(info.value) and 'XDG_CACHE_HOME' in str(info.value)
+
+
+def test_the_client_warns_instead_of_failing_and_fails_as_a_config_error(tmp_path, monkeypatch):
+    from ansible_collections.msp.screenconnect.plugins.module_utils import _client, _ratelimit
+    blocker = tmp_path / 'file'
+    blocker.write_text('not a directory')
+    monkeypatch.setenv('XDG_CACHE_HOME', str(blocker))
+    monkeypatch.setattr(_ratelimit.tempfile, 'gettempdir', lambda: str(tmp_path))
+    client = _client.ScreenConnectClient({'server_url': 'https://sc.example', 'api_secret': 'x'})
+    assert any('XDG_CACHE_HOME' in warning for warning in client.warnings)
+    monkeypatch.setattr(_ratelimit.tempfile, 'gettempdir', lambda: str(blocker))
+    with pytest.raises(_client.ConfigError):
+        _client.ScreenConnectClient({'server_url': 'https://sc.example', 'api_secret': 'x'})
