@@ -180,3 +180,109 @@ def test_populate_hands_ansible_core_text_it_need_not_tag_again():
         assert is_trusted(value) and Origin.get_tag(value) is origin
     template = data.get_host('11111111-0000-0000-0000-000000000003').vars['screenconnect_name']
     assert template == '{{ 7 * 7 }}' and not is_trusted(template) and Origin.get_tag(template) is origin
+
+
+# ---- hostile names: loopback, group names, lookalike values ---------------------------------
+
+KEYS = ['name', 'machine_name', 'session_id']
+SID = '11111111-0000-0000-0000-0000000000%02d'
+
+
+@pytest.mark.parametrize('name', [
+    'localhost', 'LOCALHOST', 'localhost.', ' localhost ', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback',
+    'localhost6', 'db.localhost', '127.0.0.1', '127.1.2.3', '127.1', '2130706433', '0x7f.1', '::1', '[::1]',
+    '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '0.0.0.0', '::', '::1%lo',
+])
+def test_loopback_names(name):
+    assert plugin.is_loopback_name(name)
+
+
+@pytest.mark.parametrize('name', ['WS-1', 'localhost-1', 'mylocalhost', '128.0.0.1', '10.0.0.1', '::2', 'deadbeef', 'cafe',
+                                  'localhost.example.com', ''])
+def test_not_loopback_names(name):
+    assert not plugin.is_loopback_name(name)
+
+
+def test_a_loopback_name_is_passed_over_with_a_warning():
+    warnings = []
+    guest = session(SID % 1, name='localhost', machine='web-1')
+    worst = session(SID % 2, name='127.0.0.1', machine='LOCALHOST.')
+    hosts = plugin.pick_hosts([guest, worst], KEYS, 'newest', warnings.append)
+    assert hosts == [('web-1', guest), (SID % 2, worst)]
+    assert warnings == ["session %s: name 'localhost' is a loopback name; its host name is web-1" % (SID % 1),
+                        "session %s: name '127.0.0.1' is a loopback name, machine_name 'LOCALHOST.' is a loopback name; "
+                        "its host name is %s" % (SID % 2, SID % 2)]
+
+
+def test_duplicates_all_suffix_never_takes_a_name_in_use():
+    first = session('22222222-bbbb', name='WS-1', last_seen='2026-06-01T00:00:00Z')
+    second = session('11111111-aaaa', name='WS-1', last_seen='2026-01-01T00:00:00Z')
+    squatter = session('33333333-cccc', name='WS-1_11111111')
+    assert plugin.pick_hosts([first, second, squatter], ['name'], 'all') == [
+        ('WS-1', first), ('11111111-aaaa', second), ('WS-1_11111111', squatter)]
+
+
+def raw_named(index, name, company='Acme', os='Ubuntu 22.04', machine=None):
+    raw = raw_session(SID % index, name, company=company)
+    raw['GuestInfo'] = {'MachineName': machine if machine is not None else 'M-%d' % index, 'OperatingSystemName': os}
+    return raw
+
+
+def build(raw, warnings, **options):
+    arguments = dict(api='rest', property_names={'company': 1, 'site': 2, 'tag': 3}, hostnames=KEYS, duplicates='newest',
+                     group_by=['company', 'site', 'tag'], tag_separator=',')
+    arguments.update(options)
+    return plugin.build_hosts(raw, warn=warnings.append, **arguments)
+
+
+@pytest.mark.parametrize('name', ['company_acme', 'screenconnect_online', 'screenconnect_offline', 'os_linux', 'os_windows',
+                                  'all', 'ungrouped', 'site_hq', 'tag_web'])
+def test_a_host_never_takes_a_group_name(name):
+    warnings = []
+    hosts = build([raw_named(1, name), raw_named(2, 'WS-2')], warnings)
+    assert [host for host, _vars, _groups in hosts] == ['M-1', 'WS-2']
+    assert warnings == ["session %s: name %r is the name of a group; its host name is M-1" % (SID % 1, name)]
+
+
+def test_bad_sessions_are_left_out_with_the_modules_warning():
+    warnings = []
+    raw = [raw_named(1, 'WS-1'), {'Name': 'WS-9'}, dict(raw_named(3, 'WS-3'), GuestInfoUpdateTime=1e20, CustomPropertyValues=5)]
+    hosts = build(raw, warnings)
+    assert [host for host, _vars, _groups in hosts] == ['WS-1', 'WS-3']
+    assert hosts[1][1]['screenconnect_last_seen'] is None and hosts[1][1]['screenconnect_company'] == ''
+    expected = []
+    from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
+    _sessions.normalize_sessions(raw, 'rest', {'company': 1, 'site': 2, 'tag': 3}, expected)
+    assert warnings == expected and len(expected) == 2
+    assert warnings[0].startswith("session #1 of the answer (Name 'WS-9') left out: ")
+    assert 'GuestInfoUpdateTime 1e+20 is no time in range' in warnings[1] and 'CustomPropertyValues 5 is not a list' in warnings[1]
+
+
+def test_lookalike_values_are_warned_and_can_be_kept_apart():
+    raw = [raw_named(1, 'WS-1', company='Müller GmbH'), raw_named(2, 'WS-2', company='Muller-GmbH'),
+           raw_named(3, 'WS-3', company='A&B'), raw_named(4, 'WS-4', company='A B'), raw_named(5, 'WS-5', company='Acme'),
+           raw_named(6, 'WS-6', company=' Acme')]
+    warnings = []
+    hosts = build(raw, warnings)
+    assert [groups[0] for _host, _vars, groups in hosts] == ['company_muller_gmbh'] * 2 + ['company_a_b'] * 2 + ['company_acme'] * 2
+    assert warnings == [
+        "group company_a_b holds sessions of different values: 'A B', 'A&B'; set hash_lookalikes: true to give each a group of its own",
+        "group company_muller_gmbh holds sessions of different values: 'Muller-GmbH', 'Müller GmbH'; set hash_lookalikes: true "
+        "to give each a group of its own"]
+    warnings = []
+    hosts = build(raw, warnings, hash_lookalikes=True)
+    groups = [groups[0] for _host, _vars, groups in hosts]
+    assert groups[0] == plugin._hashed('company_muller_gmbh', 'Müller GmbH') and groups[1] == plugin._hashed('company_muller_gmbh', 'Muller-GmbH')
+    assert len(set(groups[:4])) == 4 and all(len(group) == len('company_a_b_') + 6 for group in groups[2:4])
+    assert groups[4:] == ['company_acme'] * 2  # no clash, no hash
+    assert len(warnings) == 2 and warnings[0].endswith('each has a group of its own (hash_lookalikes)')
+
+
+def test_lookalike_tags_hash_only_the_clashing_item():
+    raw = [raw_named(1, 'WS-1', company=''), raw_named(2, 'WS-2', company='')]
+    raw[0]['CustomPropertyValues'][2] = 'web,a&b'
+    raw[1]['CustomPropertyValues'][2] = 'web,a b'
+    warnings = []
+    hosts = build(raw, warnings, hash_lookalikes=True)
+    assert hosts[0][2][:3] == ['site_hq', 'tag_web', plugin._hashed('tag_a_b', 'a&b')]
+    assert hosts[1][2][:3] == ['site_hq', 'tag_web', plugin._hashed('tag_a_b', 'a b')]
