@@ -22,7 +22,7 @@ description:
     C(O'Reilly & Sons) gives C(company_o_reilly_sons). Empty values make no group.
   - Ended sessions (agent removed) are left out.
   - Server data is untrusted. A host is never named C(localhost) or any other loopback name or address, nor
-    like a group (C(all), C(ungrouped), a default group, or one made by O(keyed_groups) or O(groups)): such a
+    like a group (C(all), C(ungrouped), a default group, or one made by O(keyed_groups) or O(groups)). Such a
     value is passed over with a warning for the next of O(hostnames), or the session id. A session without a
     usable SessionID is left out, and a field that is not what it should be is taken as empty, with a warning
     naming the session and the field.
@@ -142,7 +142,6 @@ import socket
 import unicodedata
 
 from ansible.errors import AnsibleError, AnsibleParserError
-from ansible.inventory.group import to_safe_group_name
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.release import __version__ as ansible_version
@@ -494,7 +493,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             safe = safe_group_name(to_text(name))
             if safe:
                 return safe
-        return to_safe_group_name(name)
+        return super(InventoryModule, self)._sanitize_group_name(name)
 
     def _populate(self, hosts, warn=None):
         inventory = self.inventory
