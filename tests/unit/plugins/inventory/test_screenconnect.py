@@ -286,3 +286,54 @@ def test_lookalike_tags_hash_only_the_clashing_item():
     hosts = build(raw, warnings, hash_lookalikes=True)
     assert hosts[0][2][:3] == ['site_hq', 'tag_web', plugin._hashed('tag_a_b', 'a&b')]
     assert hosts[1][2][:3] == ['site_hq', 'tag_web', plugin._hashed('tag_a_b', 'a b')]
+
+
+def trusted(value):
+    if isinstance(value, dict):
+        return dict((key, trusted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    return plugin.trust_as_template(value) if isinstance(value, str) else value
+
+
+def populated(hosts, options):
+    """ansible-core's own InventoryData filled by _populate, as ansible-inventory would."""
+    from ansible.inventory.data import InventoryData
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    module = plugin.InventoryModule()
+    if plugin.trust_as_template is not None:  # 2.19+: a config file's expressions are trusted; these, by hand
+        options = dict((key, trusted(value)) for key, value in options.items())
+    module._options = dict({'strict': True, 'compose': {}, 'groups': {}, 'keyed_groups': [], 'leading_separator': True,
+                            'keyed_group_names': 'plugin', 'use_extra_vars': False}, **options)
+    module.templar = Templar(loader=DataLoader())
+    module.inventory = data = InventoryData()
+    warnings = []
+    module._populate(hosts, warn=warnings.append)
+    return data, warnings
+
+
+def test_constructed_groups_never_take_a_hosts_name():
+    raw = [raw_named(1, 'kc_acme'), raw_named(2, 'webfarm', company='Other'), raw_named(3, 'WS-3'), raw_named(4, 'sites')]
+    hosts = build(raw, [])
+    data, warnings = populated(hosts, {
+        'compose': {'short': 'screenconnect_name ~ "-x"'},
+        'groups': {'webfarm': "'web' in screenconnect_tag", 'linux': "'os_linux' in group_names and inventory_hostname == 'WS-3'"},
+        'keyed_groups': [{'key': 'screenconnect_company', 'prefix': 'kc', 'parent_group': 'sites'}]})
+    assert sorted(data.hosts) == sorted([SID % 1, SID % 2, 'WS-3', SID % 4])
+    assert sorted(host.name for host in data.groups['kc_acme'].get_hosts()) == sorted([SID % 1, 'WS-3', SID % 4])
+    assert sorted(host.name for host in data.groups['webfarm'].get_hosts()) == sorted(data.hosts)
+    assert sorted(group.name for group in data.groups['sites'].child_groups) == ['kc_acme', 'kc_other']
+    assert data.get_host('WS-3').vars['short'] == 'WS-3-x'
+    assert [host.name for host in data.groups['linux'].get_hosts()] == ['WS-3']  # magic variables as on a real host
+    assert warnings == ["session %s: host name %r is the name of a group of keyed_groups or groups; its host name is %s"
+                        % (SID % index, name, SID % index) for index, name in ((1, 'kc_acme'), (2, 'webfarm'), (4, 'sites'))]
+
+
+def test_keyed_group_names_follow_the_default_groups_rule_or_cores():
+    hosts = build([raw_named(1, 'WS-1', company="O'Reilly & Sons")], [])
+    keyed = {'keyed_groups': [{'key': 'screenconnect_company', 'prefix': 'company'}, {'key': 'screenconnect_company', 'prefix': ''}]}
+    data, _warnings = populated(hosts, keyed)
+    assert {'company_o_reilly_sons', 'o_reilly_sons'} <= set(data.groups) and 'company_O_Reilly___Sons' not in data.groups
+    data, _warnings = populated(hosts, dict(keyed, keyed_group_names='core'))
+    assert {'company_o_reilly_sons', 'company_O_Reilly___Sons', '_O_Reilly___Sons'} <= set(data.groups)
