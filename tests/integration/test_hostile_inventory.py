@@ -227,9 +227,8 @@ MALFORMED = [
     good(4, 'WS-CPV', CustomPropertyValues=5),
 ]
 # JSON has no 1e400, but a server may send it: Python reads it as infinity.
-MALFORMED_BODY = json.dumps(MALFORMED)[:-1] + ', %s]' % json.dumps(good(5, 'WS-MEM', GuestInfo={
-    'MachineName': 'WS-MEM', 'SystemMemoryTotalMegabytes': 0})).replace('"SystemMemoryTotalMegabytes": 0',
-                                                                         '"SystemMemoryTotalMegabytes": 1e400')
+MEMORY = good(5, 'WS-MEM', GuestInfo={'MachineName': 'WS-MEM', 'SystemMemoryTotalMegabytes': 0})
+MALFORMED_BODY = json.dumps(MALFORMED + [MEMORY]).replace('"SystemMemoryTotalMegabytes": 0', '"SystemMemoryTotalMegabytes": 1e400')
 EXPECTED_WARNINGS = [
     "session #1 of the answer (Name 'NO-ID') left out: expected a session object with a SessionID, got an object without one",
     "session %s (Name 'WS-TIME1'): GuestInfoUpdateTime '9999-12-31T23:59:59-05:00' is no time in range; taken as empty" % (GUID % 1),
