@@ -313,10 +313,11 @@ class GroupNamer:
             return
         for (name, value), names in self._memo.items():
             items = value.split(self.tag_separator) if name == 'tag' and self.tag_separator else [value]
-            renamed = dict(('%s_%s' % (name, safe_group_name(item)), _hashed('%s_%s' % (name, safe_group_name(item)), item.strip()))
-                           for item in items if '%s_%s' % (name, safe_group_name(item)) in lookalikes)
-            if renamed:
-                self._memo[(name, value)] = [renamed.get(group, group) for group in names]
+            # `names` holds one name per item that has a safe name, in order.
+            items = [item for item in items if safe_group_name(item)]
+            if any(group in lookalikes for group in names):
+                self._memo[(name, value)] = [_hashed(group, item.strip()) if group in lookalikes else group
+                                             for group, item in zip(names, items)]
 
 
 def default_groups(session, group_by, tag_separator, memo=None):
@@ -561,7 +562,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         constructed = {}
         for name, hostvars, groups, composed_vars, made, parents in worked:
             if name in group_names:
-                renamed = hostvars['screenconnect_session_id']
+                renamed = str(hostvars['screenconnect_session_id'])  # plain text, not the marked hostvar
                 if warn:
                     warn('session %s: host name %r is the name of a group of keyed_groups or groups; its host name is %s'
                          % (renamed, name, renamed))

@@ -111,7 +111,7 @@ def read_moment(value, now=None):
 
 def _read_moment(value, now):
     if isinstance(value, (bool, dict, list)):
-        raise ValueError('not a time')
+        raise ValueError(value)
     if isinstance(value, (int, float)):
         if abs(value) < _MS_AGE_LIMIT:
             return (now or utc_now()) - datetime.timedelta(milliseconds=value)
@@ -125,7 +125,7 @@ def _read_moment(value, now):
         return None if moment.year <= 1 else moment
     match = _ISO_RE.match(text)
     if not match:
-        raise ValueError('not a time')
+        raise ValueError(value)
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     if year <= 1:
         return None

@@ -337,3 +337,11 @@ def test_keyed_group_names_follow_the_default_groups_rule_or_cores():
     assert {'company_o_reilly_sons', 'o_reilly_sons'} <= set(data.groups) and 'company_O_Reilly___Sons' not in data.groups
     data, _warnings = populated(hosts, dict(keyed, keyed_group_names='core'))
     assert {'company_o_reilly_sons', 'company_O_Reilly___Sons', '_O_Reilly___Sons'} <= set(data.groups)
+
+
+def test_lookalike_tags_in_one_value_each_get_their_own_hash():
+    raw = [raw_named(1, 'WS-1', company='')]
+    raw[0]['CustomPropertyValues'][2] = 'a&b,,a b'
+    warnings = []
+    hosts = build(raw, warnings, hash_lookalikes=True)
+    assert hosts[0][2][1:3] == [plugin._hashed('tag_a_b', 'a&b'), plugin._hashed('tag_a_b', 'a b')]
