@@ -21,6 +21,11 @@ description:
     are dropped, each run of other characters becomes one C(_), and no C(_) is left at either end, so
     C(O'Reilly & Sons) gives C(company_o_reilly_sons). Empty values make no group.
   - Ended sessions (agent removed) are left out.
+  - Server data is untrusted. A host is never named C(localhost) or any other loopback name or address, nor
+    like a group (C(all), C(ungrouped), a default group, or one made by O(keyed_groups) or O(groups)). Such a
+    value is passed over with a warning for the next of O(hostnames), or the session id. A session without a
+    usable SessionID is left out, and a field that is not what it should be is taken as empty, with a warning
+    naming the session and the field.
   - The config file name must end in C(screenconnect.yml) or C(screenconnect.yaml).
 extends_documentation_fragment:
   - msp.screenconnect.connection
@@ -75,6 +80,28 @@ options:
     type: str
     choices: [newest, all]
     default: newest
+  hash_lookalikes:
+    description:
+      - Company, site and tag values that differ only in case, accents or punctuation (C(Müller GmbH) and
+        C(Muller-GmbH), C(A&B) and C(A B)) make one default group name. The plugin warns, naming the values.
+      - V(true) gives each such value a group of its own, the name followed by C(_) and the first 6 hex digits
+        of the SHA-256 of the value (C(company_muller_gmbh_1a2b3c)), so that C(--limit) reaches one customer.
+        Names of values that clash with no other stay as they are.
+      - Another way is O(keyed_groups) on C(screenconnect_company) with O(keyed_group_names=core), whose names
+        keep case and accents.
+    type: bool
+    default: false
+  keyed_group_names:
+    description:
+      - How names made by O(keyed_groups) (and their C(parent_group)) are made safe.
+      - V(plugin) applies the rule of the default groups (lower case, no accents, one C(_) per run of other
+        characters), so a key on C(screenconnect_company) with prefix C(company) gives the same
+        C(company_o_reilly_sons) as the default group.
+      - V(core) keeps ansible-core's rule (C(company_O_Reilly___Sons)). Names of O(groups) always follow
+        ansible-core's rule, as written.
+    type: str
+    choices: [plugin, core]
+    default: plugin
 '''
 
 EXAMPLES = r'''
@@ -107,9 +134,11 @@ cache_timeout: 900
 '''
 
 import hashlib
+import ipaddress
 import json
 import os
 import re
+import socket
 import unicodedata
 
 from ansible.errors import AnsibleError, AnsibleParserError
@@ -138,6 +167,12 @@ _CORE = tuple(int(part) for part in re.findall(r'\d+', ansible_version)[:2])
 MARK_TRUSTED = trust_as_template is not None and _CORE >= (2, 19)
 MARK_UNSAFE = not MARK_TRUSTED and wrap_var is not None
 _UNSAFE_GROUP_CHARS = re.compile(r'[^a-z0-9]+')
+_LOOPBACK_NAMES = frozenset(('localhost', 'localhost.localdomain', 'localhost4', 'localhost4.localdomain4', 'localhost6',
+                             'localhost6.localdomain6', 'ip6-localhost', 'ip6-loopback'))
+_ADDRESS_LIKE = re.compile(r'^[0-9a-fx:.]+$')
+# Groups ansible-core always has and the plugin's own, whether this fleet fills them or not.
+RESERVED_GROUPS = frozenset(('all', 'ungrouped', 'screenconnect_online', 'screenconnect_offline',
+                             'os_windows', 'os_linux', 'os_macos'))
 _FILE_NAME = re.compile(r'(^|[./])screenconnect\.ya?ml$')
 
 
@@ -154,87 +189,184 @@ def may_be_template(text):
     return '{' in text or '}' in text or text.startswith('#jinja2:')
 
 
-def host_name(session, keys, skipped=None):
-    """The first non-empty of `keys` that is no template; `skipped` collects (key, value) passed over."""
+def is_loopback_name(name):
+    """Whether `name` reaches this controller: localhost in any spelling, 127.x.y.z in any form
+    inet_aton takes (127.1, 2130706433), ::1, ::ffff:127.0.0.1, 0.0.0.0 and ::. ansible-core
+    runs `delegate_to: localhost` on an inventory host of that name, over SSH, with the task's
+    arguments (secrets included)."""
+    text = name.strip().lower().rstrip('.')
+    if text.startswith('[') and text.endswith(']'):
+        text = text[1:-1]
+    text = text.partition('%')[0]  # an IPv6 zone: fe80::1%eth0
+    if text in _LOOPBACK_NAMES or text.endswith('.localhost'):
+        return True
+    if not _ADDRESS_LIKE.match(text):  # most names: no need to try them as addresses
+        return False
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        try:  # the legacy forms ssh and getaddrinfo still take
+            packed = socket.inet_aton(text)
+        except (OSError, ValueError):
+            return False
+        return packed[0] in (0, 127)
+    mapped = getattr(address, 'ipv4_mapped', None)
+    return address.is_loopback or address.is_unspecified or bool(mapped and (mapped.is_loopback or mapped.is_unspecified))
+
+
+def host_name(session, keys, skipped=None, reserved=()):
+    """The first non-empty of `keys` that is no template, no loopback name and no name in
+    `reserved` (group names); `skipped` collects (key, value, why) passed over."""
     for key in keys:
         value = session.get(key) if key in ('name', 'session_id') else session['guest'].get(key)
-        if value and may_be_template(value):
-            if skipped is not None:
-                skipped.append((key, value))
-        elif value:
+        if not value:
+            continue
+        why = ('holds template markers' if may_be_template(value) else 'is a loopback name' if is_loopback_name(value)
+               else 'is the name of a group' if value in reserved else None)
+        if why is None:
             return value
+        if skipped is not None:
+            skipped.append((key, value, why))
     return session['session_id']
 
 
-def pick_hosts(sessions, keys, duplicates, warn=None):
+def pick_hosts(sessions, keys, duplicates, warn=None, reserved=()):
     """[(host name, session)] with duplicates of one name resolved by last_seen. A host name is
-    plain text everywhere it goes (AWX included): one that could be a template is passed over
-    for the next of `keys`, and `warn` hears of it."""
+    plain text everywhere it goes (AWX included), never reaches the controller and is never a
+    group's name: a value that could be a template, is a loopback name or is in `reserved` is
+    passed over for the next of `keys`, and `warn` hears of it."""
     by_name = {}
     for session in sessions:
         skipped = []
-        name = host_name(session, keys, skipped)
+        name = host_name(session, keys, skipped, reserved)
         if skipped and warn:
             warn('session %s: %s; its host name is %s' % (session['session_id'], ', '.join(
-                '%s %r holds template markers' % item for item in skipped), name))
+                '%s %r %s' % item for item in skipped), name))
         by_name.setdefault(name, []).append(session)
     hosts = []
+    taken = set(by_name) | set(reserved)
     for name, group in by_name.items():
         # Newest first; never-seen sessions ('' sorts before any time) last.
         group.sort(key=lambda session: session['last_seen'] or '', reverse=True)
         hosts.append((name, group[0]))
         if duplicates == 'all':
-            hosts.extend(('%s_%s' % (name, session['session_id'][:8]), session) for session in group[1:])
+            for session in group[1:]:
+                suffixed = '%s_%s' % (name, session['session_id'][:8])
+                # A guest may have named itself like another's suffixed name: the id is unique.
+                suffixed = session['session_id'] if suffixed in taken else suffixed
+                taken.add(suffixed)
+                hosts.append((suffixed, session))
     return hosts
 
 
-def _property_groups(name, value, tag_separator):
+def _property_groups(name, value, tag_separator, sources):
+    """Group names of one property value; `sources` (group name -> set of values) hears which
+    value made each name, so that lookalike values can be told."""
     values = value.split(tag_separator) if name == 'tag' and tag_separator else [value]
     groups = []
     for item in values:
         safe = safe_group_name(item)
         if safe:
-            groups.append('%s_%s' % (name, safe))
+            group = '%s_%s' % (name, safe)
+            groups.append(group)
+            sources.setdefault(group, set()).add(item.strip())
     return groups
 
 
+def _hashed(group, value):
+    return '%s_%s' % (group, hashlib.sha256(value.encode('utf-8', 'surrogatepass')).hexdigest()[:6])
+
+
+class GroupNamer:
+    """Default group names of sessions. A fleet has few distinct companies, sites and tags, and
+    making a name safe is the costly part, so each distinct value is worked out once.
+
+    Values that look alike ("Müller GmbH", "Muller-GmbH") make one name; `lookalikes()` tells
+    them, and with `hash_lookalikes` each such value gets a group of its own (a short hash of
+    the value after the name)."""
+
+    def __init__(self, group_by, tag_separator, hash_lookalikes=False):
+        self.group_by = group_by
+        self.tag_separator = tag_separator
+        self.hash_lookalikes = hash_lookalikes
+        self._memo = {}
+        self._sources = {}
+
+    def property_groups(self, session):
+        groups = []
+        properties = session['properties']
+        for name in self.group_by:
+            value = properties.get(name, '')
+            names = self._memo.get((name, value))
+            if names is None:
+                names = self._memo[(name, value)] = _property_groups(name, value, self.tag_separator, self._sources)
+            groups.extend(names)
+        return groups
+
+    def lookalikes(self):
+        """{group name: sorted values} of the names more than one value made."""
+        return dict((group, sorted(values)) for group, values in self._sources.items() if len(values) > 1)
+
+    def separate(self, lookalikes):
+        """With hash_lookalikes: the memo's names of lookalike values get their hash."""
+        if not (self.hash_lookalikes and lookalikes):
+            return
+        for (name, value), names in self._memo.items():
+            items = value.split(self.tag_separator) if name == 'tag' and self.tag_separator else [value]
+            # `names` holds one name per item that has a safe name, in order.
+            items = [item for item in items if safe_group_name(item)]
+            if any(group in lookalikes for group in names):
+                self._memo[(name, value)] = [_hashed(group, item.strip()) if group in lookalikes else group
+                                             for group, item in zip(names, items)]
+
+
 def default_groups(session, group_by, tag_separator, memo=None):
-    """The default groups of one session. `memo` (a dict) keeps the names of values seen before:
-    a fleet has few distinct companies, sites and tags, and making a name safe is the costly part."""
-    memo = {} if memo is None else memo
-    groups = []
-    properties = session['properties']
-    for name in group_by:
-        value = properties.get(name, '')
-        names = memo.get((name, value))
-        if names is None:
-            names = memo[(name, value)] = _property_groups(name, value, tag_separator)
-        groups.extend(names)
-    groups.append('screenconnect_online' if session['online'] else 'screenconnect_offline')
+    """The default groups of one session (`memo`: a GroupNamer to reuse across sessions)."""
+    namer = memo if isinstance(memo, GroupNamer) else GroupNamer(group_by, tag_separator)
+    return namer.property_groups(session) + _state_groups(session)
+
+
+def _state_groups(session):
+    groups = ['screenconnect_online' if session['online'] else 'screenconnect_offline']
     family = session['guest']['os_family']
     if family != 'unknown':
         groups.append('os_%s' % family)
     return groups
 
 
-def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_by, tag_separator, warn=None):
+def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_by, tag_separator, warn=None,
+                hash_lookalikes=False):
     """[(host name, hostvars, default groups)] of a server answer: all but the Jinja, in one pass."""
+    warn = warn or (lambda text: None)
+    warnings = []
     sessions = []
-    for raw in raw_sessions or []:
-        try:
-            session = _sessions.normalize_session(raw, api, property_names)
-        except _sessions.SessionDataError:
-            continue
-        # The session id is the host name of last resort: one that is no GUID-like text is junk.
-        if not session['is_ended'] and not may_be_template(session['session_id']):
+    for session in _sessions.normalize_sessions(raw_sessions, api, property_names, warnings):
+        if not session['is_ended']:
             sessions.append(session)
+    for text in warnings:
+        warn(text)
+    namer = GroupNamer(group_by, tag_separator, hash_lookalikes)
+    for session in sessions:
+        namer.property_groups(session)
+    lookalikes = namer.lookalikes()
+    for group, values in sorted(lookalikes.items()):
+        warn('group %s holds sessions of different values: %s; %s' % (
+            group, ', '.join(repr(value) for value in values),
+            'each has a group of its own (hash_lookalikes)' if hash_lookalikes
+            else 'set hash_lookalikes: true to give each a group of its own'))
+    namer.separate(lookalikes)
+    # A host never takes a group's name: "can't add group to itself", or worse, a limit that reaches it.
+    reserved = set(RESERVED_GROUPS)
+    groups_of = {}
+    for session in sessions:
+        groups = groups_of[session['session_id']] = namer.property_groups(session) + _state_groups(session)
+        reserved.update(groups)
     hosts = []
-    memo = {}
-    for name, session in pick_hosts(sessions, hostnames, duplicates, warn):
+    for name, session in pick_hosts(sessions, hostnames, duplicates, warn, reserved):
         hostvars = dict(('screenconnect_%s' % key, value) for key, value in session.items())
         for prop, value in session['properties'].items():
             hostvars['screenconnect_%s' % prop] = value
-        hosts.append((name, hostvars, default_groups(session, group_by, tag_separator, memo)))
+        hosts.append((name, hostvars, groups_of[session['session_id']]))
     return hosts
 
 
@@ -336,27 +468,52 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raw = self._fetch()
         if update_cache:
             self._cache[key] = raw
+        shown = set()
         hosts = build_hosts(raw, self.get_option('api'), self.get_option('property_names'),
                             self.get_option('hostnames'), self.get_option('duplicates'),
                             self.get_option('group_by'), self.get_option('tag_separator'),
-                            warn=lambda text: self.display.warning('msp.screenconnect.screenconnect: %s' % text))
+                            warn=lambda text: self._warn(text, shown), hash_lookalikes=self.get_option('hash_lookalikes'))
         # Without a cache nothing else holds the raw answer (50k sessions: hundreds of MB of
         # objects): let it go before ansible-core gets the hosts; measured 0.9 s less at 50k.
         raw = None
-        self._populate(hosts)
+        self._populate(hosts, warn=lambda text: self._warn(text, shown))
 
-    def _populate(self, hosts):
+    def _warn(self, text, shown):
+        if text not in shown:  # once each
+            shown.add(text)
+            self.display.warning('msp.screenconnect.screenconnect: %s' % text)
+
+    # Set while keyed_groups are worked out: their names follow keyed_group_names.
+    _keyed = False
+
+    def _sanitize_group_name(self, name):
+        """keyed_groups names by the rule of the default groups (keyed_group_names: plugin), so
+        a key on screenconnect_company with prefix company names the group company_<company> does;
+        groups (user-written names) and keyed_group_names: core keep ansible-core's rule."""
+        if self._keyed and self.get_option('keyed_group_names') == 'plugin':
+            safe = safe_group_name(to_text(name))
+            if safe:
+                return safe
+        return super(InventoryModule, self)._sanitize_group_name(name)
+
+    def _populate(self, hosts, warn=None):
         inventory = self.inventory
         strict = self.get_option('strict')
         compose = self.get_option('compose')
         composed_groups = self.get_option('groups')
         keyed_groups = self.get_option('keyed_groups')
-        constructed = compose or composed_groups or keyed_groups
-        known_groups = set()
         # The wrapper ansible-core 2.19+ hands plugins keeps its Origin here; older cores, none.
+        # Marked before any Jinja sees them: on older cores a company named {{ ... }} stays text.
         mark = TextMarker(origin=getattr(inventory, '_default_origin', None))
-        for name, hostvars, groups in hosts:
+        constructed = {}
+        premarked = bool(compose or composed_groups or keyed_groups)
+        if premarked:
             if mark.active:
+                hosts = [(name, mark(hostvars), groups) for name, hostvars, groups in hosts]
+            hosts, constructed = self._construct(hosts, compose, composed_groups, keyed_groups, strict, warn)
+        known_groups = set()
+        for name, hostvars, groups in hosts:
+            if mark.active and not premarked:
                 hostvars = mark(hostvars)
             inventory.add_host(name)
             for var, value in hostvars.items():
@@ -366,8 +523,92 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                     inventory.add_group(group)
                     known_groups.add(group)
                 inventory.add_child(group, name)
-            if constructed:
-                # Jinja costs about 1 ms per expression and host: only for what the user adds.
+            if name in constructed:
+                composed_vars, parents = constructed[name]
+                for var, value in composed_vars.items():
+                    inventory.set_variable(name, var, value)
+                for parent, child in parents:
+                    for group in (parent, child):
+                        if group not in known_groups:
+                            inventory.add_group(group)
+                            known_groups.add(group)
+                    inventory.add_child(parent, child)
+
+    def _construct(self, hosts, compose, composed_groups, keyed_groups, strict, warn):
+        """compose, groups and keyed_groups of every host, worked out before any host is added
+        (Jinja once per expression and host, as ever: about 1 ms each, so only for what the user
+        adds). Then no host takes the name of a group they make: such a host is named by its
+        session id. Returns the hosts with their constructed groups added, and
+        {host name: (composed vars, [(parent group, child group)])}."""
+        recorder = _GroupRecorder()
+        real, self.inventory = self.inventory, recorder
+        worked = []
+        try:
+            for name, hostvars, groups in hosts:
+                recorder.start(name, hostvars, groups)
                 self._set_composite_vars(compose, hostvars, name, strict=strict)
+                recorder.composing = True
                 self._add_host_to_composed_groups(composed_groups, hostvars, name, strict=strict)
-                self._add_host_to_keyed_groups(keyed_groups, hostvars, name, strict=strict)
+                recorder.composing, self._keyed = False, True
+                try:
+                    self._add_host_to_keyed_groups(keyed_groups, hostvars, name, strict=strict)
+                finally:
+                    self._keyed = False
+                worked.append((name, hostvars, groups, recorder.composed_vars, recorder.groups, recorder.parents))
+        finally:
+            self.inventory = real
+        group_names = set(recorder.all_groups)
+        result = []
+        constructed = {}
+        for name, hostvars, groups, composed_vars, made, parents in worked:
+            if name in group_names:
+                renamed = str(hostvars['screenconnect_session_id'])  # plain text, not the marked hostvar
+                if warn:
+                    warn('session %s: host name %r is the name of a group of keyed_groups or groups; its host name is %s'
+                         % (renamed, name, renamed))
+                name = renamed
+            result.append((name, hostvars, groups + [group for group in made if group not in groups]))
+            constructed[name] = (composed_vars, parents)
+        return result, constructed
+
+
+class _GroupRecorder:
+    """Stands in for the inventory while ansible-core's constructed helpers work out one host:
+    keeps the variables they compose and the groups they make, and adds nothing."""
+
+    def __init__(self):
+        self.all_groups = set()
+        self.composing = False
+
+    def start(self, name, hostvars, groups):
+        self.composed_vars = {}
+        self.groups = []
+        self.parents = []
+        # What a host's get_vars() adds: its magic variables.
+        self._vars = dict(hostvars, inventory_hostname=name, inventory_hostname_short=name.split('.')[0],
+                          group_names=sorted(set(groups)))
+
+    # ---- the part of the inventory the constructed helpers use --------------------------------
+    def set_variable(self, host, var, value):
+        self.composed_vars[var] = value
+        self._vars[var] = value
+
+    def get_host(self, host):
+        return self
+
+    def get_vars(self):
+        return self._vars
+
+    def add_group(self, group):
+        self.all_groups.add(group)
+        return group
+
+    def add_host(self, host, group=None, port=None):
+        if group:
+            self.groups.append(group)
+
+    def add_child(self, parent, child):
+        if self.composing:  # groups: the host joins `parent`
+            self.groups.append(parent)
+        else:  # keyed_groups' parent_group: `child` is a group
+            self.parents.append((parent, child))

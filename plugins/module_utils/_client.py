@@ -123,7 +123,8 @@ class ScreenConnectClient:
             return []
         if not isinstance(raw_sessions, list):
             raw_sessions = [raw_sessions]
-        return [_sessions.normalize_session(raw, self.api, property_names) for raw in raw_sessions]
+        # One bad entry is left out with a warning, never the whole listing.
+        return _sessions.normalize_sessions(raw_sessions, self.api, property_names, self.warnings)
 
     def fetch_sessions_raw(self, filter_expression, session_type='access'):
         """The fleet's raw answer for a filter, in one call (there is no paging): always a list."""

@@ -10,12 +10,9 @@ __metaclass__ = type
 
 import re
 
-try:
-    from urllib.parse import quote
-except ImportError:  # pragma: no cover
-    from urllib import quote
+from urllib.parse import quote
 
-from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
+from ansible_collections.msp.screenconnect.plugins.module_utils import _connection_options, _sessions
 
 PLATFORMS = ('msi', 'exe', 'pkg', 'deb', 'rpm', 'sh')
 # The installer's `e` parameter spells Meeting as Meet.
@@ -50,8 +47,10 @@ def check_options(platform, session_type='access', relay_host=None, relay_port=N
 
 def installer_url(server_url, platform, name='', custom_properties=None, session_type='access',
                   relay_host=None, relay_port=None, public_key=None):
-    """The pre-keyed installer URL; every value URL-encoded, always all 8 `c=` slots."""
-    problems = check_options(platform, session_type, relay_host, relay_port, public_key)
+    """The pre-keyed installer URL; every value URL-encoded, always all 8 `c=` slots. ValueError
+    naming the option for bad input (server_url by the same check as every module's)."""
+    problems = _connection_options.validate_options({'server_url': server_url}, credentials=False)
+    problems += check_options(platform, session_type, relay_host, relay_port, public_key)
     if problems:
         raise ValueError('; '.join(problems))
     query = [('e', INSTALLER_SESSION_TYPES[session_type]), ('y', 'Guest'), ('t', name or '')]

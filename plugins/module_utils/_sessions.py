@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """One normalized session out of the three spellings real servers send, and safe filters.
 
-A session travels one way: server answer -> normalize_session() -> module result or hostvars.
-Nothing downstream reads server field names again.
+A session travels one way: server answer -> normalize_sessions() -> module result or hostvars.
+Nothing downstream reads server field names again. Server data is untrusted: a bad entry or field
+gives a warning, never an exception other than SessionDataError.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -83,15 +84,34 @@ def utc_now():
 
 
 def parse_moment(value, now=None):
-    """Server time -> naive UTC datetime (microseconds kept), or None for no value.
+    """Server time -> naive UTC datetime (microseconds kept), or None for no value or one that is
+    no time (see read_moment, which says why)."""
+    try:
+        return read_moment(value, now)
+    except ValueError:
+        return None
+
+
+def read_moment(value, now=None):
+    """Server time -> naive UTC datetime (microseconds kept), or None for no value; ValueError
+    for a value that is no time or out of datetime's range (years 1-9999).
 
     Real answers carry 7 fractional digits, '0001-01-01T00:00:00' for "never" and sometimes no
     zone (which means UTC); '/Date(ms)/' is not expected but must not crash. A number is
     milliseconds: since 1970 when large, before `now` (default: this moment) when small, as
     PageService gives event times.
     """
-    if value is None or isinstance(value, bool):
+    if value is None:
         return None
+    try:
+        return _read_moment(value, now)
+    except (OverflowError, ValueError, TypeError):
+        raise ValueError('is no time in range')
+
+
+def _read_moment(value, now):
+    if isinstance(value, (bool, dict, list)):
+        raise ValueError(value)
     if isinstance(value, (int, float)):
         if abs(value) < _MS_AGE_LIMIT:
             return (now or utc_now()) - datetime.timedelta(milliseconds=value)
@@ -105,14 +125,11 @@ def parse_moment(value, now=None):
         return None if moment.year <= 1 else moment
     match = _ISO_RE.match(text)
     if not match:
-        return None
+        raise ValueError(value)
     year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
     if year <= 1:
         return None
-    try:
-        moment = datetime.datetime(year, month, day, hour, minute, second, int((match.group(7) or '0')[:6].ljust(6, '0')))
-    except ValueError:
-        return None
+    moment = datetime.datetime(year, month, day, hour, minute, second, int((match.group(7) or '0')[:6].ljust(6, '0')))
     zone = match.group(8)
     if zone and zone != 'Z':
         sign = -1 if zone[0] == '-' else 1
@@ -136,8 +153,10 @@ def session_type_name(value, api='rest'):
         return 'unknown'
     if isinstance(value, int):
         return SESSION_TYPES_BY_API.get(api, SESSION_TYPES_BY_API['rest']).get(value, 'unknown')
-    text = str(value or '').strip()
-    if text.isdigit():
+    if not isinstance(value, str):
+        return 'unknown'
+    text = value.strip()
+    if re.match(r'^[0-9]{1,3}$', text):
         return session_type_name(int(text), api)
     return SESSION_TYPE_NAMES.get(text.lower(), 'unknown')
 
@@ -170,16 +189,71 @@ def _int_or_none(value):
         return None
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
+def _show(value, limit=60):
+    """A server value for a message: repr (control characters and lone surrogates escaped), cut short."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int too long for repr() (Python 3.11+)
+        return 'a number of over 4000 digits'
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+class _Reader:
+    """Reads the fields of one server session; a field that is not what it should be becomes
+    null (or '') and is noted in `problems` by its server field name."""
+
+    def __init__(self):
+        self.problems = []
+
+    def bad(self, field, value, why):
+        self.problems.append('%s %s %s' % (field, _show(value), why))
+
+    def text(self, field, value):
+        if value is None or isinstance(value, str):
+            return value or ''
+        if isinstance(value, (int, float)):  # bool included: str(True) is harmless
+            try:
+                return str(value)
+            except ValueError:  # an int too long for str() (Python 3.11+)
+                pass
+        self.bad(field, value, 'is not text')
+        return ''
+
+    def number(self, field, value):
+        if value is None or value == '':
+            return None
+        if not isinstance(value, (dict, list)):
+            try:
+                number = int(value)
+            except (TypeError, ValueError, OverflowError):
+                number = None
+            # Beyond 64 bits no count of CPUs or megabytes is real, and json.dumps may refuse it.
+            if number is not None and abs(number) < 2 ** 63:
+                return number
+        self.bad(field, value, 'is not a whole number')
+        return None
+
+    def time(self, field, value):
+        try:
+            moment = read_moment(value)
+        except ValueError as error:
+            self.bad(field, value, str(error))
+            return None
+        return None if moment is None or moment.year <= 1 else moment.strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
 def _guest_value(raw, guest_info, names):
+    """(server field name, value) of the first spelling present, or (None, None)."""
     for name in names:
-        for container, key in ((guest_info, name), (guest_info, 'Guest' + name), (raw, 'Guest' + name)):
+        for container, key, label in ((guest_info, name, 'GuestInfo.'), (guest_info, 'Guest' + name, 'GuestInfo.'),
+                                      (raw, 'Guest' + name, '')):
             if key in container and container[key] is not None:
-                return container[key]
-    return None
+                return label + key, container[key]
+    return None, None
 
 
 def _is_guest(connection):
@@ -189,17 +263,17 @@ def _is_guest(connection):
     return process_type == GUEST_PROCESS_TYPE
 
 
-def _online(raw, guest_info):
+def _online(raw, read):
     connections = raw.get('ActiveConnections')
     if isinstance(connections, list):
         return any(_is_guest(connection) for connection in connections)
     count = raw.get('GuestConnectedCount')
     if count is not None:
-        return (_int_or_none(count) or 0) > 0
+        return (read.number('GuestConnectedCount', count) or 0) > 0
     # GetSessionsByFilter answers have been seen without ActiveConnections: the event times
     # then tell whether the last thing the guest did was connect.
-    connected = parse_time(raw.get('LastGuestConnectedEventTime'))
-    disconnected = parse_time(raw.get('LastGuestDisconnectedEventTime'))
+    connected = read.time('LastGuestConnectedEventTime', raw.get('LastGuestConnectedEventTime'))
+    disconnected = read.time('LastGuestDisconnectedEventTime', raw.get('LastGuestDisconnectedEventTime'))
     if connected is None:
         return False
     return disconnected is None or connected > disconnected
@@ -212,44 +286,107 @@ def custom_property_list(values):
     return values + [''] * (CUSTOM_PROPERTY_SLOTS - len(values))
 
 
-def normalize_session(raw, api='rest', property_names=None):
-    """One server session (any of the three spellings) -> the contract's normalized session."""
-    if not isinstance(raw, dict) or not raw.get('SessionID'):
+def _custom_properties(raw, read):
+    values = raw.get('CustomPropertyValues')
+    if values is not None and not isinstance(values, list):
+        read.bad('CustomPropertyValues', values, 'is not a list')
+        values = None
+    values = [read.text('CustomPropertyValues[%d]' % index, value)
+              for index, value in enumerate((values or [])[:CUSTOM_PROPERTY_SLOTS])]
+    return values + [''] * (CUSTOM_PROPERTY_SLOTS - len(values))
+
+
+def _described(raw, index=None):
+    """'session 3 (Name 'WS-1')' or 'session 5523a541-...' for messages: what the answer says it is."""
+    raw = raw if isinstance(raw, dict) else {}
+    session_id = raw.get('SessionID')
+    if is_session_id(session_id):
+        label = 'session %s' % session_id.lower()
+    else:
+        label = 'session #%d of the answer' % index if index is not None else 'a session'
+    name = raw.get('Name')
+    if isinstance(name, str) and name:
+        label += ' (Name %s)' % _show(name)
+    return label
+
+
+def normalize_session(raw, api='rest', property_names=None, warnings=None):
+    """One server session (any of the three spellings) -> the normalized session every module and
+    the inventory use. Raises SessionDataError when `raw` is no session with a GUID SessionID.
+
+    A field that is not what it should be (a time out of range, text that is an object, a list
+    that is not one) becomes null or '' and a warning naming the session and the field is
+    appended to `warnings` (a list), when given.
+    """
+    if not isinstance(raw, dict):
         raise SessionDataError('expected a session object with a SessionID, got %s' % type(raw).__name__)
+    if not is_session_id(raw.get('SessionID')):
+        raise SessionDataError('expected a session object with a SessionID, got %s'
+                               % ('SessionID %s, which is no GUID' % _show(raw['SessionID']) if 'SessionID' in raw
+                                  else 'an object without one'))
     property_names = DEFAULT_PROPERTY_NAMES if property_names is None else property_names
+    read = _Reader()
     guest_info = raw.get('GuestInfo')
     if not isinstance(guest_info, dict):
+        if guest_info is not None:
+            read.bad('GuestInfo', guest_info, 'is not an object')
         guest_info = {}
 
     guest = {}
     for key, names in _GUEST_FIELDS:
         if names:
-            value = _guest_value(raw, guest_info, names)
-            guest[key] = _int_or_none(value) if key in _GUEST_INT_FIELDS else _text(value)
+            field, value = _guest_value(raw, guest_info, names)
+            guest[key] = read.number(field, value) if key in _GUEST_INT_FIELDS else read.text(field, value)
     guest['os_family'] = os_family(guest['os_name'])
 
     last_seen = None
-    for candidate in (raw.get('GuestInfoUpdateTime'), _guest_value(raw, guest_info, ('LastActivityTime',)),
-                      raw.get('LastGuestConnectedEventTime')):
-        last_seen = parse_time(candidate)
+    activity_field, activity = _guest_value(raw, guest_info, ('LastActivityTime',))
+    for field, candidate in (('GuestInfoUpdateTime', raw.get('GuestInfoUpdateTime')), (activity_field, activity),
+                             ('LastGuestConnectedEventTime', raw.get('LastGuestConnectedEventTime'))):
+        last_seen = read.time(field, candidate)
         if last_seen:
             break
 
-    custom_properties = custom_property_list(raw.get('CustomPropertyValues'))
-    return {
-        'session_id': str(raw['SessionID']).lower(),
-        'name': _text(raw.get('Name')),
+    custom_properties = _custom_properties(raw, read)
+    session = {
+        'session_id': raw['SessionID'].lower(),
+        'name': read.text('Name', raw.get('Name')),
         'session_type': session_type_name(raw.get('SessionType'), api),
-        'host': _text(raw.get('Host')),
+        'host': read.text('Host', raw.get('Host')),
         'is_public': bool(raw.get('IsPublic')),
-        'code': _text(raw.get('Code')),
+        'code': read.text('Code', raw.get('Code')),
         'is_ended': bool(raw.get('IsEnded')),
-        'online': _online(raw, guest_info),
+        'online': _online(raw, read),
         'last_seen': last_seen,
         'custom_properties': custom_properties,
         'properties': dict((name, custom_properties[slot - 1]) for name, slot in property_names.items()),
         'guest': guest,
     }
+    if read.problems and warnings is not None:
+        warnings.append('%s: %s; taken as empty' % (_described(raw), '; '.join(read.problems)))
+    return session
+
+
+# A fleet where every session is bad says so in a few lines, not one per session.
+MAX_SESSION_WARNINGS = 10
+
+
+def normalize_sessions(raw_sessions, api='rest', property_names=None, warnings=None):
+    """A server's list of sessions -> normalized sessions. An entry that is no session (no
+    object, or no GUID SessionID) is left out, a bad field is taken as empty; either way the
+    rest of the fleet still answers, and `warnings` (a list) hears of it, naming the entry."""
+    sessions = []
+    found = []
+    for index, raw in enumerate(raw_sessions or []):
+        try:
+            sessions.append(normalize_session(raw, api, property_names, found))
+        except SessionDataError as error:
+            found.append('%s left out: %s' % (_described(raw, index), error))
+    if warnings is not None:
+        warnings.extend(found[:MAX_SESSION_WARNINGS])
+        if len(found) > MAX_SESSION_WARNINGS:
+            warnings.append('%d more sessions of the answer had problems like these' % (len(found) - MAX_SESSION_WARNINGS))
+    return sessions
 
 
 def normalize_event(raw, now=None):

@@ -234,7 +234,8 @@ groups:
     assert all(unwrap(hostvars[name]['ansible_host']) == unwrap(hostvars[name]['screenconnect_guest']['private_ip'])
                for name in hostvars)
     windows = set(groups['os_windows'])
-    assert set(groups['domain_CORP']) | set(groups['domain_WORKGROUP']) == windows  # keyed_groups keeps case
+    # keyed_groups names follow the default groups' rule (keyed_group_names: plugin).
+    assert set(groups['domain_corp']) | set(groups['domain_workgroup']) == windows
     assert set(groups['windows_online']) == windows & set(groups['screenconnect_online'])
     # The default groups are still there.
     with open(GOLDEN_LIST) as handle:

@@ -1,16 +1,13 @@
 """The installer_url filter: same URL as the module's shared code, Jinja-friendly inputs, clear errors."""
 
-try:
-    from urllib.parse import parse_qsl, urlsplit
-except ImportError:  # pragma: no cover
-    from urlparse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.msp.screenconnect.plugins.filter.installer_url import FilterModule, installer_url
-from ansible_collections.msp.screenconnect.plugins.module_utils import _installer
+from ansible_collections.msp.screenconnect.plugins.module_utils import _connection_options, _installer
 
 SERVER = 'https://acme.screenconnect.com'
 
@@ -86,3 +83,16 @@ def test_bad_input_raises_a_filter_error(args, kwargs, message):
         installer_url(*args, **kwargs)
     assert message in str(error.value)
     assert str(error.value).startswith('installer_url: ')
+
+
+@pytest.mark.parametrize('server_url', ['acme.example.com', 'https://acme.example.com/?x=1', 'https://acme.example.com/#top',
+                                        'https://acme.example.com/path?', 'ftp://acme.example.com', 'https://'])
+def test_server_url_that_is_no_base_url_gives_the_modules_error(server_url):
+    expected = _connection_options.validate_options({'server_url': server_url}, credentials=False)
+    assert len(expected) == 1 and 'server_url' in expected[0]
+    with pytest.raises(AnsibleFilterError) as error:
+        installer_url(server_url, 'msi')
+    assert str(error.value) == 'installer_url: %s' % expected[0]
+    with pytest.raises(ValueError) as error:
+        _installer.installer_url(server_url, 'msi')
+    assert str(error.value) == expected[0]

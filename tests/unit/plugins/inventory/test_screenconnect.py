@@ -180,3 +180,168 @@ def test_populate_hands_ansible_core_text_it_need_not_tag_again():
         assert is_trusted(value) and Origin.get_tag(value) is origin
     template = data.get_host('11111111-0000-0000-0000-000000000003').vars['screenconnect_name']
     assert template == '{{ 7 * 7 }}' and not is_trusted(template) and Origin.get_tag(template) is origin
+
+
+# ---- hostile names: loopback, group names, lookalike values ---------------------------------
+
+KEYS = ['name', 'machine_name', 'session_id']
+SID = '11111111-0000-0000-0000-0000000000%02d'
+
+
+@pytest.mark.parametrize('name', [
+    'localhost', 'LOCALHOST', 'localhost.', ' localhost ', 'localhost.localdomain', 'ip6-localhost', 'ip6-loopback',
+    'localhost6', 'db.localhost', '127.0.0.1', '127.1.2.3', '127.1', '2130706433', '0x7f.1', '::1', '[::1]',
+    '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', '0.0.0.0', '::', '::1%lo',
+])
+def test_loopback_names(name):
+    assert plugin.is_loopback_name(name)
+
+
+@pytest.mark.parametrize('name', ['WS-1', 'localhost-1', 'mylocalhost', '128.0.0.1', '10.0.0.1', '::2', 'deadbeef', 'cafe',
+                                  'localhost.example.com', ''])
+def test_not_loopback_names(name):
+    assert not plugin.is_loopback_name(name)
+
+
+def test_a_loopback_name_is_passed_over_with_a_warning():
+    warnings = []
+    guest = session(SID % 1, name='localhost', machine='web-1')
+    worst = session(SID % 2, name='127.0.0.1', machine='LOCALHOST.')
+    hosts = plugin.pick_hosts([guest, worst], KEYS, 'newest', warnings.append)
+    assert hosts == [('web-1', guest), (SID % 2, worst)]
+    assert warnings == ["session %s: name 'localhost' is a loopback name; its host name is web-1" % (SID % 1),
+                        "session %s: name '127.0.0.1' is a loopback name, machine_name 'LOCALHOST.' is a loopback name; "
+                        "its host name is %s" % (SID % 2, SID % 2)]
+
+
+def test_duplicates_all_suffix_never_takes_a_name_in_use():
+    first = session('22222222-bbbb', name='WS-1', last_seen='2026-06-01T00:00:00Z')
+    second = session('11111111-aaaa', name='WS-1', last_seen='2026-01-01T00:00:00Z')
+    squatter = session('33333333-cccc', name='WS-1_11111111')
+    assert plugin.pick_hosts([first, second, squatter], ['name'], 'all') == [
+        ('WS-1', first), ('11111111-aaaa', second), ('WS-1_11111111', squatter)]
+
+
+def raw_named(index, name, company='Acme', os='Ubuntu 22.04', machine=None):
+    raw = raw_session(SID % index, name, company=company)
+    raw['GuestInfo'] = {'MachineName': machine if machine is not None else 'M-%d' % index, 'OperatingSystemName': os}
+    return raw
+
+
+def build(raw, warnings, **options):
+    arguments = dict(api='rest', property_names={'company': 1, 'site': 2, 'tag': 3}, hostnames=KEYS, duplicates='newest',
+                     group_by=['company', 'site', 'tag'], tag_separator=',')
+    arguments.update(options)
+    return plugin.build_hosts(raw, warn=warnings.append, **arguments)
+
+
+@pytest.mark.parametrize('name', ['company_acme', 'screenconnect_online', 'screenconnect_offline', 'os_linux', 'os_windows',
+                                  'all', 'ungrouped', 'site_hq', 'tag_web'])
+def test_a_host_never_takes_a_group_name(name):
+    warnings = []
+    hosts = build([raw_named(1, name), raw_named(2, 'WS-2')], warnings)
+    assert [host for host, _vars, _groups in hosts] == ['M-1', 'WS-2']
+    assert warnings == ["session %s: name %r is the name of a group; its host name is M-1" % (SID % 1, name)]
+
+
+def test_bad_sessions_are_left_out_with_the_modules_warning():
+    warnings = []
+    raw = [raw_named(1, 'WS-1'), {'Name': 'WS-9'}, dict(raw_named(3, 'WS-3'), GuestInfoUpdateTime=1e20, CustomPropertyValues=5)]
+    hosts = build(raw, warnings)
+    assert [host for host, _vars, _groups in hosts] == ['WS-1', 'WS-3']
+    assert hosts[1][1]['screenconnect_last_seen'] is None and hosts[1][1]['screenconnect_company'] == ''
+    expected = []
+    from ansible_collections.msp.screenconnect.plugins.module_utils import _sessions
+    _sessions.normalize_sessions(raw, 'rest', {'company': 1, 'site': 2, 'tag': 3}, expected)
+    assert warnings == expected and len(expected) == 2
+    assert warnings[0].startswith("session #1 of the answer (Name 'WS-9') left out: ")
+    assert 'GuestInfoUpdateTime 1e+20 is no time in range' in warnings[1] and 'CustomPropertyValues 5 is not a list' in warnings[1]
+
+
+def test_lookalike_values_are_warned_and_can_be_kept_apart():
+    raw = [raw_named(1, 'WS-1', company='Müller GmbH'), raw_named(2, 'WS-2', company='Muller-GmbH'),
+           raw_named(3, 'WS-3', company='A&B'), raw_named(4, 'WS-4', company='A B'), raw_named(5, 'WS-5', company='Acme'),
+           raw_named(6, 'WS-6', company=' Acme')]
+    warnings = []
+    hosts = build(raw, warnings)
+    assert [groups[0] for _host, _vars, groups in hosts] == ['company_muller_gmbh'] * 2 + ['company_a_b'] * 2 + ['company_acme'] * 2
+    assert warnings == [
+        "group company_a_b holds sessions of different values: 'A B', 'A&B'; set hash_lookalikes: true to give each a group of its own",
+        "group company_muller_gmbh holds sessions of different values: 'Muller-GmbH', 'Müller GmbH'; set hash_lookalikes: true "
+        "to give each a group of its own"]
+    warnings = []
+    hosts = build(raw, warnings, hash_lookalikes=True)
+    groups = [groups[0] for _host, _vars, groups in hosts]
+    assert groups[0] == plugin._hashed('company_muller_gmbh', 'Müller GmbH') and groups[1] == plugin._hashed('company_muller_gmbh', 'Muller-GmbH')
+    assert len(set(groups[:4])) == 4 and all(len(group) == len('company_a_b_') + 6 for group in groups[2:4])
+    assert groups[4:] == ['company_acme'] * 2  # no clash, no hash
+    assert len(warnings) == 2 and warnings[0].endswith('each has a group of its own (hash_lookalikes)')
+
+
+def test_lookalike_tags_hash_only_the_clashing_item():
+    raw = [raw_named(1, 'WS-1', company=''), raw_named(2, 'WS-2', company='')]
+    raw[0]['CustomPropertyValues'][2] = 'web,a&b'
+    raw[1]['CustomPropertyValues'][2] = 'web,a b'
+    warnings = []
+    hosts = build(raw, warnings, hash_lookalikes=True)
+    assert hosts[0][2][:3] == ['site_hq', 'tag_web', plugin._hashed('tag_a_b', 'a&b')]
+    assert hosts[1][2][:3] == ['site_hq', 'tag_web', plugin._hashed('tag_a_b', 'a b')]
+
+
+def trusted(value):
+    if isinstance(value, dict):
+        return dict((key, trusted(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [trusted(item) for item in value]
+    return plugin.trust_as_template(value) if isinstance(value, str) else value
+
+
+def populated(hosts, options):
+    """ansible-core's own InventoryData filled by _populate, as ansible-inventory would."""
+    from ansible.inventory.data import InventoryData
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar
+    module = plugin.InventoryModule()
+    if plugin.trust_as_template is not None:  # 2.19+: a config file's expressions are trusted; these, by hand
+        options = dict((key, trusted(value)) for key, value in options.items())
+    module._options = dict({'strict': True, 'compose': {}, 'groups': {}, 'keyed_groups': [], 'leading_separator': True,
+                            'keyed_group_names': 'plugin', 'use_extra_vars': False}, **options)
+    module.templar = Templar(loader=DataLoader())
+    module.inventory = data = InventoryData()
+    warnings = []
+    module._populate(hosts, warn=warnings.append)
+    return data, warnings
+
+
+def test_constructed_groups_never_take_a_hosts_name():
+    raw = [raw_named(1, 'kc_acme'), raw_named(2, 'webfarm', company='Other'), raw_named(3, 'WS-3'), raw_named(4, 'sites')]
+    hosts = build(raw, [])
+    data, warnings = populated(hosts, {
+        'compose': {'short': 'screenconnect_name ~ "-x"'},
+        'groups': {'webfarm': "'web' in screenconnect_tag", 'linux': "'os_linux' in group_names and inventory_hostname == 'WS-3'"},
+        'keyed_groups': [{'key': 'screenconnect_company', 'prefix': 'kc', 'parent_group': 'sites'}]})
+    assert sorted(data.hosts) == sorted([SID % 1, SID % 2, 'WS-3', SID % 4])
+    assert sorted(host.name for host in data.groups['kc_acme'].get_hosts()) == sorted([SID % 1, 'WS-3', SID % 4])
+    assert sorted(host.name for host in data.groups['webfarm'].get_hosts()) == sorted(data.hosts)
+    assert sorted(group.name for group in data.groups['sites'].child_groups) == ['kc_acme', 'kc_other']
+    assert data.get_host('WS-3').vars['short'] == 'WS-3-x'
+    assert [host.name for host in data.groups['linux'].get_hosts()] == ['WS-3']  # magic variables as on a real host
+    assert warnings == ["session %s: host name %r is the name of a group of keyed_groups or groups; its host name is %s"
+                        % (SID % index, name, SID % index) for index, name in ((1, 'kc_acme'), (2, 'webfarm'), (4, 'sites'))]
+
+
+def test_keyed_group_names_follow_the_default_groups_rule_or_cores():
+    hosts = build([raw_named(1, 'WS-1', company="O'Reilly & Sons")], [])
+    keyed = {'keyed_groups': [{'key': 'screenconnect_company', 'prefix': 'company'}, {'key': 'screenconnect_company', 'prefix': ''}]}
+    data, _warnings = populated(hosts, keyed)
+    assert {'company_o_reilly_sons', 'o_reilly_sons'} <= set(data.groups) and 'company_O_Reilly___Sons' not in data.groups
+    data, _warnings = populated(hosts, dict(keyed, keyed_group_names='core'))
+    assert {'company_o_reilly_sons', 'company_O_Reilly___Sons', '_O_Reilly___Sons'} <= set(data.groups)
+
+
+def test_lookalike_tags_in_one_value_each_get_their_own_hash():
+    raw = [raw_named(1, 'WS-1', company='')]
+    raw[0]['CustomPropertyValues'][2] = 'a&b,,a b'
+    warnings = []
+    hosts = build(raw, warnings, hash_lookalikes=True)
+    assert hosts[0][2][1:3] == [plugin._hashed('tag_a_b', 'a&b'), plugin._hashed('tag_a_b', 'a b')]

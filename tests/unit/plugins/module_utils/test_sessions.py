@@ -1,6 +1,8 @@
 """The three spellings of a session, its edge cases, and filter quoting."""
 
 import copy
+import json
+import re
 
 import pytest
 
@@ -278,3 +280,132 @@ def test_output_is_the_first_result_after_our_queued_command_not_a_text_match():
 ])
 def test_strip_cmd_echo_drops_only_an_echoed_prompt_line(output, stdout):
     assert s.strip_cmd_echo(output) == stdout
+
+
+# ---- hostile session data: a bad entry or field is a warning, never a traceback ----------------
+
+GUID = '5523A541-96B3-4870-9A18-38B6734DBD78'
+
+
+@pytest.mark.parametrize('field,value', [
+    ('GuestInfoUpdateTime', '9999-12-31T23:59:59-05:00'),
+    ('GuestInfoUpdateTime', 1e20),
+    ('GuestInfoUpdateTime', '/Date(999999999999999999)/'),
+    ('GuestInfoUpdateTime', float('inf')),
+    ('GuestInfoUpdateTime', {'a': 1}),
+    ('LastGuestConnectedEventTime', '/Date(-999999999999999999)/'),
+])
+def test_time_out_of_range_is_null_with_a_warning(field, value):
+    raw = dict(NESTED, **{field: value})
+    del raw['ActiveConnections']  # so the connect time is read too
+    warnings = []
+    session = s.normalize_session(raw, warnings=warnings)
+    assert session['session_id'] == GUID.lower()
+    assert len(warnings) == 1 and warnings[0].startswith('session %s (Name ' % GUID.lower())
+    assert '%s %r is no time in range' % (field, value) in warnings[0]
+
+
+def test_memory_of_1e400_and_custom_property_values_5():
+    raw = dict(NESTED, CustomPropertyValues=5, GuestInfo=dict(NESTED['GuestInfo'], SystemMemoryTotalMegabytes=float('inf')))
+    warnings = []
+    session = s.normalize_session(raw, warnings=warnings)
+    assert session['guest']['memory_total_mb'] is None
+    assert session['custom_properties'] == [''] * 8 and session['properties']['company'] == ''
+    assert 'GuestInfo.SystemMemoryTotalMegabytes inf is not a whole number' in warnings[0]
+    assert 'CustomPropertyValues 5 is not a list' in warnings[0]
+
+
+def test_text_fields_that_are_objects_are_empty():
+    raw = dict(NESTED, Name={'x': 1}, CustomPropertyValues=[['Acme'], 'HQ'])
+    warnings = []
+    session = s.normalize_session(raw, warnings=warnings)
+    assert session['name'] == '' and session['custom_properties'][:2] == ['', 'HQ']
+    assert "Name {'x': 1} is not text" in warnings[0] and "CustomPropertyValues[0] ['Acme'] is not text" in warnings[0]
+
+
+def test_good_sessions_give_no_warning():
+    warnings = []
+    for spelling in (copy.deepcopy, flat_spelling, seed_spelling):
+        s.normalize_session(spelling(NESTED), warnings=warnings)
+    assert warnings == []
+
+
+def test_normalize_sessions_leaves_out_what_is_no_session_and_says_which():
+    raw = [dict(NESTED), {'Name': 'WS-9'}, 'text', dict(NESTED, SessionID='{{ 7 * 7 }}'), dict(NESTED, SessionID=None)]
+    warnings = []
+    sessions = s.normalize_sessions(raw, 'rest', None, warnings)
+    assert [session['session_id'] for session in sessions] == [GUID.lower()]
+    assert warnings == [
+        "session #1 of the answer (Name 'WS-9') left out: expected a session object with a SessionID, "
+        "got an object without one",
+        'session #2 of the answer left out: expected a session object with a SessionID, got str',
+        "session #3 of the answer (Name 'WS-00004') left out: expected a session object with a SessionID, "
+        "got SessionID '{{ 7 * 7 }}', which is no GUID",
+        "session #4 of the answer (Name 'WS-00004') left out: expected a session object with a SessionID, "
+        "got SessionID None, which is no GUID",
+    ]
+
+
+def test_normalize_sessions_caps_its_warnings():
+    warnings = []
+    assert s.normalize_sessions([{}] * 25, warnings=warnings) == []
+    assert len(warnings) == s.MAX_SESSION_WARNINGS + 1 and warnings[-1].startswith('15 more sessions')
+
+
+def test_event_time_out_of_range_is_none():
+    details = {'Events': [raw_event('a', 44, 'hostname', '9999-12-31T23:59:59-05:00'),
+                          raw_event('b', 70, 'WS-1', 1e20), raw_event('c', 70, 'x', float('nan'))]}
+    events = s.details_events(details)
+    assert [event['time'] for event in events] == [None, None, None]
+    assert s.parse_moment('/Date(999999999999999999)/') is None and s.parse_time(float('-inf')) is None
+
+
+try:
+    from hypothesis import HealthCheck, given, settings, strategies as st
+except ImportError:  # pragma: no cover - tests/unit/requirements.txt lists it
+    given = None
+
+if given is not None:
+    _TIMES = st.sampled_from(['9999-12-31T23:59:59-05:00', '0001-01-01T00:00:00+01:00', '/Date(999999999999999999)/',
+                              '/Date(-62135596800001)/', '2026-07-19T06:41:52.6169911Z', '2026-02-30T00:00:00', '٢٠٢٦'])
+    _SCALARS = (st.none() | st.booleans() | st.integers() | st.floats() | _TIMES
+                | st.text(alphabet=st.characters(blacklist_categories=()), max_size=12)
+                | st.sampled_from([1e400, -1e400, GUID, 'Guest', 'Access', '²']) | st.builds(lambda: 10 ** 5000))
+    _JSON = st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                         max_leaves=12)
+    _GUEST_NAMES = [name for _key, names in s._GUEST_FIELDS for name in names] + ['LastActivityTime']
+    _GUEST_KEYS = _GUEST_NAMES + ['Guest' + name for name in _GUEST_NAMES]
+    _SESSION_KEYS = ['SessionID', 'SessionType', 'Name', 'Host', 'IsPublic', 'Code', 'IsEnded', 'ActiveConnections',
+                     'GuestConnectedCount', 'LastGuestConnectedEventTime', 'LastGuestDisconnectedEventTime',
+                     'GuestInfoUpdateTime', 'CustomPropertyValues', 'GuestInfo'] + ['Guest' + name for name in _GUEST_NAMES]
+    _CONNECTIONS = st.lists(st.fixed_dictionaries({}, optional={'ProcessType': _JSON}) | _JSON, max_size=3)
+    _GUEST_INFO = st.dictionaries(st.sampled_from(_GUEST_KEYS), _JSON, max_size=8) | _JSON
+    _SESSION = st.dictionaries(st.sampled_from(_SESSION_KEYS), _JSON, max_size=10).flatmap(
+        lambda base: st.fixed_dictionaries(
+            {}, optional={'SessionID': st.just(GUID) | _JSON, 'GuestInfo': _GUEST_INFO, 'ActiveConnections': _CONNECTIONS,
+                          'CustomPropertyValues': st.lists(_JSON, max_size=10) | _JSON}).map(lambda extra: dict(base, **extra)))
+
+    @settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(raw_sessions=st.lists(_SESSION | _JSON, max_size=6), api=st.sampled_from(['rest', 'session_manager']))
+    def test_fuzz_normalizer_gives_sessions_and_warnings_only(raw_sessions, api):
+        """Any JSON-like value in any field of any spelling, any list of such objects: the
+        normalizer gives well-formed sessions and text warnings, or raises SessionDataError for one."""
+        warnings = []
+        sessions = s.normalize_sessions(raw_sessions, api, {'company': 1, 'rack': 8}, warnings)
+        assert all(isinstance(text, str) for text in warnings)
+        for session in sessions:
+            assert s.is_session_id(session['session_id']) and session['session_id'] == session['session_id'].lower()
+            assert all(isinstance(session[key], str) for key in ('name', 'host', 'code'))
+            assert session['session_type'] in ('access', 'support', 'meeting', 'unknown')
+            assert all(isinstance(session[key], bool) for key in ('is_public', 'is_ended', 'online'))
+            assert session['last_seen'] is None or re.match(r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$', session['last_seen'])
+            assert len(session['custom_properties']) == 8 and all(isinstance(v, str) for v in session['custom_properties'])
+            assert set(session['properties']) == {'company', 'rack'}
+            for key, value in session['guest'].items():
+                assert value is None or isinstance(value, int) if key in s._GUEST_INT_FIELDS else isinstance(value, str)
+            json.dumps(session)  # plain data a module can return
+        for raw in raw_sessions:
+            try:
+                s.normalize_session(raw, api)
+            except s.SessionDataError:
+                pass
