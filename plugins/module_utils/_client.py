@@ -161,7 +161,7 @@ class ScreenConnectClient:
             raise ScreenConnectError('session details of %s: unexpected answer %s' % (session_id, type(raw).__name__),
                                      method='GetSessionDetailsBySessionID')
         session_raw = raw.get('Session') if isinstance(raw.get('Session'), dict) else raw
-        return (_sessions.normalize_session(session_raw, self.api, property_names),
+        return (_sessions.normalize_session(session_raw, self.api, property_names, self.warnings),
                 _sessions.details_events(raw, answered))
 
     # ---- writes: never repeated after an ambiguous failure (see Transport.send) -----------------
@@ -175,7 +175,7 @@ class ScreenConnectClient:
                                            _sessions.custom_property_list(custom_properties))
         if isinstance(raw, list):
             raw = raw[0] if raw else None
-        return _sessions.normalize_session(raw, self.api, property_names) if raw else None
+        return _sessions.normalize_session(raw, self.api, property_names, self.warnings) if raw else None
 
 
 def from_options(get_option, **kwargs):
