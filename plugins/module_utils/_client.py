@@ -161,8 +161,11 @@ class ScreenConnectClient:
             raise ScreenConnectError('session details of %s: unexpected answer %s' % (session_id, type(raw).__name__),
                                      method='GetSessionDetailsBySessionID')
         session_raw = raw.get('Session') if isinstance(raw.get('Session'), dict) else raw
-        return (_sessions.normalize_session(session_raw, self.api, property_names, self.warnings),
-                _sessions.details_events(raw, answered))
+        try:
+            session = _sessions.normalize_session(session_raw, self.api, property_names, self.warnings)
+        except _sessions.SessionDataError as error:
+            raise ScreenConnectError('session details of %s: %s' % (session_id, error), method='GetSessionDetailsBySessionID')
+        return session, _sessions.details_events(raw, answered)
 
     # ---- writes: never repeated after an ambiguous failure (see Transport.send) -----------------
     def update_session(self, session, name=None, custom_properties=None):
@@ -175,7 +178,14 @@ class ScreenConnectClient:
                                            _sessions.custom_property_list(custom_properties))
         if isinstance(raw, list):
             raw = raw[0] if raw else None
-        return _sessions.normalize_session(raw, self.api, property_names, self.warnings) if raw else None
+        if not raw:
+            return None
+        try:
+            return _sessions.normalize_session(raw, self.api, property_names, self.warnings)
+        except _sessions.SessionDataError as error:
+            # The create was carried out; only its answer is unusable.
+            raise ScreenConnectError('CreateSession answered no usable session (%s): the session may have been created'
+                                     % error, method='CreateSession', may_have_run=True)
 
 
 def from_options(get_option, **kwargs):
