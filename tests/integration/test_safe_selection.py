@@ -177,8 +177,8 @@ CUT_SHORT = {'body': '{"Result": "queued"}', 'truncate': 3}  # Content-Length sa
     ('session_note', 'note: patched', 'AddNoteToSession'),
     ('session_properties', 'properties: {company: Other}', 'UpdateSessionCustomProperties'),
 ])
-def test_a_write_cut_short_may_have_run_and_the_others_are_still_sent_once(hostile, ansible_env, tmp_path, module,
-                                                                         args, method):
+def test_a_write_cut_short_may_have_run_and_the_others_are_still_sent_once(
+        hostile, ansible_env, tmp_path, module, args, method):
     sessions = [raw_session(number) for number in (1, 2, 3)]
     hostile.program('GetSessionsByFilter', {'body': sessions})
     hostile.program(method, [{'body': ''}, CUT_SHORT, {'body': ''}])

@@ -14,13 +14,17 @@ class Exited(Exception):
     pass
 
 
+def raise_exited(self, **result):
+    raise Exited(result)
+
+
 def bare_module(monkeypatch, client):
     """A ScreenConnectModule without AnsibleModule's argument handling; exit and fail raise Exited."""
     module = _module.ScreenConnectModule.__new__(_module.ScreenConnectModule)
     module.shown = []
     monkeypatch.setattr(_module.AnsibleModule, 'warn', lambda self, warning: self.shown.append(warning))
-    monkeypatch.setattr(_module.AnsibleModule, 'exit_json', lambda self, **result: (_ for _ in ()).throw(Exited(result)))
-    monkeypatch.setattr(_module.AnsibleModule, 'fail_json', lambda self, **result: (_ for _ in ()).throw(Exited(result)))
+    monkeypatch.setattr(_module.AnsibleModule, 'exit_json', raise_exited)
+    monkeypatch.setattr(_module.AnsibleModule, 'fail_json', raise_exited)
     monkeypatch.setattr(_module._client, 'HAS_REQUESTS', True)
     monkeypatch.setattr(_module._client, 'from_options', lambda get, **kwargs: client)
     module.params = {}
