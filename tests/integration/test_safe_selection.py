@@ -207,3 +207,25 @@ def test_a_create_or_api_call_cut_short_reports_changed(hostile, ansible_env, tm
     for name in ('created', 'called'):
         assert result[name]['failed'] and result[name]['changed'] is True and result[name]['may_have_run'] is True
     assert len(hostile.requests_for('CreateSession')) == 1 and len(hostile.requests_for('AddNoteToSession')) == 1
+
+
+def test_an_unreadable_output_of_one_session_does_not_hide_the_commands_already_queued(hostile, ansible_env, tmp_path):
+    """wait: true and one session's details hold an event time out of range: that session says its
+    output could not be read, the other gets its output, the task is changed, nothing is sent twice."""
+    sessions = [raw_session(1), raw_session(2)]
+    queued = {'EventType': 44, 'Data': 'uptime', 'Time': '2026-12-06T03:00:00Z', 'EventID': 'a1'}
+    ran = {'EventType': 70, 'Data': 'up 3 days', 'Time': '2026-12-06T03:00:01Z', 'EventID': 'a2'}
+    out_of_range = dict(ran, Time='9999-12-31T23:59:59-05:00')
+    hostile.program('GetSessionsByFilter', {'body': sessions})
+    hostile.program('SendCommandToSession', {'body': ''})
+    hostile.program('GetSessionDetailsBySessionID', [{'body': {'Session': sessions[0], 'Events': [queued, out_of_range]}},
+                                                     {'body': {'Session': sessions[1], 'Events': [queued, ran]}}])
+    result = run_play(ansible_env, tmp_path, task('under_test', 'msp.screenconnect.session_command',
+                                                  '{machine_name: PC-1, command: uptime, wait: true, poll_interval: 0.1,'
+                                                  ' wait_timeout: 5}'),
+                      **hostile_env(hostile, ansible_env))['under_test']
+    assert result['changed'] is True, result
+    first, second = result['results']
+    assert first['sent'] and first['completed'] is False and 'reading its output failed' in first['msg']
+    assert second['completed'] is True and second['stdout'] == 'up 3 days'
+    assert len(hostile.requests_for('SendCommandToSession')) == 2
