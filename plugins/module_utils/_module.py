@@ -53,7 +53,8 @@ class ScreenConnectModule(AnsibleModule):
         spec.update(argument_spec or {})
         super(ScreenConnectModule, self).__init__(argument_spec=spec, **kwargs)
 
-    _api_client = None  # the client once built, for api_stats
+    _api_client = None  # the client once built, for api_stats and its warnings
+    _warned = 0  # how many of the client's warnings were shown already
 
     def client(self, **kwargs):
         """The shared client from this module's options; fails the module on bad options."""
@@ -63,9 +64,18 @@ class ScreenConnectModule(AnsibleModule):
             self._api_client = _client.from_options(self.params.get, **kwargs)
         except _client.ConfigError as error:
             self.fail_json(msg=str(error))
-        for warning in self._api_client.warnings:
-            self.warn(warning)
+        self._show_client_warnings()
         return self._api_client
+
+    def _show_client_warnings(self):
+        # The client adds warnings while it works (a session skipped, a field it could not read):
+        # each is shown once, whenever it came.
+        if self._api_client is None:
+            return
+        warnings = list(self._api_client.warnings)
+        for warning in warnings[self._warned:]:
+            self.warn(warning)
+        self._warned = len(warnings)
 
     def _with_api_stats(self, result):
         # What the task cost against the server: requests, retries, 429s and seconds waited.
@@ -76,9 +86,11 @@ class ScreenConnectModule(AnsibleModule):
         return result
 
     def exit_json(self, **kwargs):
+        self._show_client_warnings()
         super(ScreenConnectModule, self).exit_json(**self._with_api_stats(kwargs))
 
     def fail_json(self, msg, **kwargs):
+        self._show_client_warnings()
         super(ScreenConnectModule, self).fail_json(msg=msg, **self._with_api_stats(kwargs))
 
     def fail_from_error(self, error, **result):
@@ -88,13 +100,6 @@ class ScreenConnectModule(AnsibleModule):
         self.fail_json(**details)
 
 
-# ---- options shared by the modules that act on sessions (logic: _targets.py) ------------------------
+# ---- an option of every module that reads or writes custom properties ---------------------------------
 
-SESSION_SELECTOR_OPTIONS = {
-    'session_id': {'type': 'list', 'elements': 'str'},
-    'name': {'type': 'str'},
-    'machine_name': {'type': 'str'},
-    'serial_number': {'type': 'str'},
-}
 PROPERTY_NAMES_OPTION = {'property_names': {'type': 'dict', 'default': dict(_sessions.DEFAULT_PROPERTY_NAMES)}}
-SESSION_TYPE_CHOICES = ['access', 'support', 'meeting', 'all']

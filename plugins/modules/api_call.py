@@ -33,7 +33,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action
 author:
-  - MSP ScreenConnect maintainers (@msp-ansible)
+  - msp.screenconnect contributors (@msp-ansible)
 '''
 
 EXAMPLES = r'''
@@ -88,6 +88,7 @@ import re
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import ScreenConnectModule
+from ansible_collections.msp.screenconnect.plugins.module_utils._selectors import write_failure
 
 
 def main():
@@ -108,6 +109,10 @@ def main():
         result = client.call(method, module.params['arguments'])
     except ScreenConnectError as error:
         module.fail_from_error(error, changed=error.may_have_run)
+    except Exception as error:  # anything else came after the request went out
+        if is_read:
+            module.fail_json(msg='%s failed: unexpected %s' % (method, type(error).__name__), changed=False)
+        module.fail_json(**write_failure(error))
     module.exit_json(changed=not is_read, result=result)
 
 

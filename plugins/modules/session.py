@@ -79,7 +79,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - MSP ScreenConnect maintainers (@msp-ansible)
+  - msp.screenconnect contributors (@msp-ansible)
 '''
 
 EXAMPLES = r'''
@@ -134,14 +134,20 @@ api_stats:
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
 from ansible_collections.msp.screenconnect.plugins.module_utils._module import PROPERTY_NAMES_OPTION, ScreenConnectModule
+from ansible_collections.msp.screenconnect.plugins.module_utils._selectors import unique_sessions, write_failure
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import (
     condition, is_session_id, validate_property_names, wanted_custom_properties)
 
 
 def check_input(params):
     problems = validate_property_names(params['property_names'])
-    if params['session_id'] and not is_session_id(params['session_id']):
+    if params['session_id'] is None and params['name'] is None:
+        problems.append('one of session_id, name is required (a null value does not count)')
+    if params['session_id'] is not None and not is_session_id(params['session_id']):
         problems.append('session_id: %r is not a session id (a GUID)' % params['session_id'])
+    if params['name'] is not None and not params['name'].strip():
+        # A blank name would find (and change) whichever session has no name.
+        problems.append('name: %r is blank; give the session name, or use session_id' % params['name'])
     if not problems:
         try:
             wanted_custom_properties([], params['property_names'], params['properties'], params['custom_properties'])
@@ -159,11 +165,35 @@ def find(module, client):
         return session
     found = client.find_sessions(condition('Name', params['name']), params['session_type'], params['property_names'],
                                  by_name=params['name'])
-    found = [session for session in found if not session['is_ended']]
+    found = unique_sessions(client, [session for session in found if not session['is_ended']])
     if len(found) > 1:
         module.fail_json(msg='name: %d %s sessions are named %r; pick one with session_id (%s)' % (
             len(found), params['session_type'], params['name'], ', '.join(s['session_id'] for s in found)))
     return found[0] if found else None
+
+
+def fail_after_write(module, error, written=False):
+    """Fail for a write that raised `error`: changed when it may have been carried out, or when an
+    earlier write of this task was (`written`), so a retry does not look like "nothing happened"."""
+    failure = write_failure(error)
+    details = error.to_result() if isinstance(error, ScreenConnectError) else {}
+    details.update(failure, changed=failure['changed'] or written)
+    module.fail_json(**details)
+
+
+def update(module, client, session, new_name, new_values):
+    """Properties, then the name, as separate writes (the RESTful API has one method for each), so a
+    failure of the second still reports the first as done."""
+    written = False
+    try:
+        if new_values is not None:
+            client.update_session(session, custom_properties=new_values)
+            written = True
+            session = dict(session, custom_properties=new_values)
+        if new_name is not None:
+            client.update_session(session, name=new_name)
+    except Exception as error:  # any failure once a write may have gone out
+        fail_after_write(module, error, written)
 
 
 def main():
@@ -195,8 +225,12 @@ def main():
                                               params['custom_properties'])
             created = None
             if not module.check_mode:
-                created = client.create_session(params['session_type'], params['new_name'] or params['name'],
-                                                params['is_public'], params['code'], values, params['property_names'])
+                try:
+                    created = client.create_session(params['session_type'], params['new_name'] or params['name'],
+                                                    params['is_public'], params['code'], values,
+                                                    params['property_names'])
+                except Exception as error:  # any failure once CreateSession may have gone out
+                    fail_after_write(module, error)
             module.exit_json(changed=True, created=True, session=created,
                              diff={'before': {}, 'after': {'name': params['new_name'] or params['name'],
                                                            'custom_properties': values}})
@@ -210,9 +244,9 @@ def main():
         after = dict(session, name=new_name if new_name is not None else session['name'], custom_properties=values,
                      properties=dict((n, values[slot - 1]) for n, slot in params['property_names'].items()))
         if changed and not module.check_mode:
-            client.update_session(session, name=new_name, custom_properties=new_values)
+            update(module, client, session, new_name, new_values)
     except ScreenConnectError as error:
-        module.fail_from_error(error, changed=error.may_have_run)
+        module.fail_from_error(error, changed=False)
     module.exit_json(changed=changed, created=False, session=after,
                      diff={'before': {'name': session['name'], 'custom_properties': session['custom_properties']},
                            'after': {'name': after['name'], 'custom_properties': values}})

@@ -74,7 +74,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action
 author:
-  - MSP ScreenConnect maintainers (@msp-ansible)
+  - msp.screenconnect contributors (@msp-ansible)
 '''
 
 EXAMPLES = r'''
@@ -181,8 +181,9 @@ api_stats:
 import time
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
-from ansible_collections.msp.screenconnect.plugins.module_utils._module import SESSION_SELECTOR_OPTIONS, ScreenConnectModule
-from ansible_collections.msp.screenconnect.plugins.module_utils._targets import exit_with_results, send_to_sessions, targets_or_fail
+from ansible_collections.msp.screenconnect.plugins.module_utils._module import ScreenConnectModule
+from ansible_collections.msp.screenconnect.plugins.module_utils._selectors import (
+    SESSION_SELECTOR_OPTIONS, exit_with_results, send_to_sessions, targets_or_fail)
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import output_after_queueing, strip_cmd_echo
 
 
@@ -204,21 +205,31 @@ def runs_in_cmd(shell, os_family):
     return shell == 'cmd' or (shell is None and os_family == 'windows')
 
 
+def read_output(module, client, session_id, text):
+    """The result keys for the command's output, or None while it has not arrived."""
+    session, events = client.get_session_details(session_id)
+    output = output_after_queueing(events, text)
+    if output is None:
+        return None
+    guest = session.get('guest') or {}
+    stdout = strip_cmd_echo(output) if runs_in_cmd(module.params['shell'], guest.get('os_family')) else output
+    return {'completed': True, 'stdout': stdout, 'stdout_lines': stdout.splitlines(), 'raw_stdout': output}
+
+
 def wait_for_outputs(module, client, results, text):
     pending = [result for result in results if result.get('sent') and result['online']]
     deadline = time.time() + module.params['wait_timeout']
     while pending:
         for result in list(pending):
             try:
-                session, events = client.get_session_details(result['session_id'])
-            except ScreenConnectError as error:
-                result.update(completed=False, msg='command queued; reading its output failed: %s' % error.message)
+                output = read_output(module, client, result['session_id'], text)
+            except Exception as error:  # the command is queued: a bad answer ends the wait, never resends it
+                reason = error.message if isinstance(error, ScreenConnectError) else 'unexpected %s' % type(error).__name__
+                result.update(completed=False, msg='command queued; reading its output failed: %s' % reason)
                 pending.remove(result)
                 continue
-            output = output_after_queueing(events, text)
             if output is not None:
-                stdout = strip_cmd_echo(output) if runs_in_cmd(module.params['shell'], session['guest']['os_family']) else output
-                result.update(completed=True, stdout=stdout, stdout_lines=stdout.splitlines(), raw_stdout=output)
+                result.update(output)
                 pending.remove(result)
         if not pending or time.time() >= deadline:
             break

@@ -45,7 +45,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.info_module
 author:
-  - MSP ScreenConnect maintainers (@msp-ansible)
+  - msp.screenconnect contributors (@msp-ansible)
 '''
 
 EXAMPLES = r'''
@@ -169,9 +169,9 @@ api_stats:
 '''
 
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
-from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
-    PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule)
-from ansible_collections.msp.screenconnect.plugins.module_utils._targets import check_selectors, select_sessions
+from ansible_collections.msp.screenconnect.plugins.module_utils._module import PROPERTY_NAMES_OPTION, ScreenConnectModule
+from ansible_collections.msp.screenconnect.plugins.module_utils._selectors import (
+    SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, check_selectors, select_sessions)
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import RAN_COMMAND_EVENT
 
 

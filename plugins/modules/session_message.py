@@ -41,7 +41,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action
 author:
-  - MSP ScreenConnect maintainers (@msp-ansible)
+  - msp.screenconnect contributors (@msp-ansible)
 """
 
 EXAMPLES = r"""
@@ -112,11 +112,11 @@ api_stats:
       type: float
 """
 
-from ansible_collections.msp.screenconnect.plugins.module_utils._targets import run_send_module
+from ansible_collections.msp.screenconnect.plugins.module_utils._selectors import run_send_module
 
 
 def main():
-    run_send_module('msg', 'SendMessageToSession')
+    run_send_module('msg', 'SendMessageToSession', 'session_message')
 
 
 if __name__ == '__main__':

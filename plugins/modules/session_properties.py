@@ -52,7 +52,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - MSP ScreenConnect maintainers (@msp-ansible)
+  - msp.screenconnect contributors (@msp-ansible)
 '''
 
 EXAMPLES = r'''
@@ -132,11 +132,10 @@ api_stats:
       type: float
 '''
 
-from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
-from ansible_collections.msp.screenconnect.plugins.module_utils._module import (
-    PROPERTY_NAMES_OPTION, SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, ScreenConnectModule)
-from ansible_collections.msp.screenconnect.plugins.module_utils._targets import (
-    check_selectors, exit_with_results, session_result, targets_or_fail)
+from ansible_collections.msp.screenconnect.plugins.module_utils._module import PROPERTY_NAMES_OPTION, ScreenConnectModule
+from ansible_collections.msp.screenconnect.plugins.module_utils._selectors import (
+    SESSION_SELECTOR_OPTIONS, SESSION_TYPE_CHOICES, check_selectors, exit_with_results, session_result, targets_or_fail,
+    write_failure)
 from ansible_collections.msp.screenconnect.plugins.module_utils._sessions import wanted_custom_properties
 
 
@@ -154,7 +153,7 @@ def main():
                                                   ['properties', 'custom_properties']])
     params = module.params
     property_names = params['property_names']
-    problems = check_selectors(params)
+    problems = check_selectors(params, required=True)
     if not problems:
         try:  # checked on an empty session, so bad input fails before any request
             wanted_custom_properties([], property_names, params['properties'], params['custom_properties'])
@@ -180,9 +179,8 @@ def main():
             if not module.check_mode:
                 try:
                     client.update_session(session, custom_properties=after)
-                except ScreenConnectError as error:
-                    result.update(failed=True, msg=error.message, may_have_run=error.may_have_run,
-                                  changed=error.may_have_run)
+                except Exception as error:  # any failure of one session's write, so it never stops the others
+                    result.update(failed=True, **write_failure(error))
         results.append(result)
     exit_with_results(module, results, diff={'before': before_diff, 'after': after_diff})
 

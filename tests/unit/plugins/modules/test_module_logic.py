@@ -71,3 +71,77 @@ def test_session_input_is_checked_before_any_request(values, problem):
 def test_good_session_input_has_no_problem():
     assert session.check_input(session_params(session_id='5523A541-96B3-4870-9A18-38B6734DBD78',
                                               properties={'company': 'Acme'})) == []
+
+
+@pytest.mark.parametrize('values,problem', [
+    ({'name': ''}, "name: '' is blank"),
+    ({'name': '   '}, "name: '   ' is blank"),
+    ({'name': None}, 'one of session_id, name is required'),
+    ({'name': None, 'session_id': ''}, "session_id: '' is not a session id"),
+])
+def test_session_refuses_a_blank_or_missing_selector(values, problem):
+    problems = session.check_input(session_params(**values))
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+class Exited(Exception):
+    pass
+
+
+class FakeModule:
+    check_mode = False
+
+    def __init__(self, **params):
+        self.params = dict({'shell': None, 'wait_timeout': 5, 'poll_interval': 0.01}, **params)
+
+    def fail_json(self, **result):
+        raise Exited(dict(result, failed=True))
+
+
+class FakeClient:
+    def __init__(self, fail_on=None, details=None):
+        self.fail_on = fail_on  # (call number, exception)
+        self.details = details or {}
+        self.updates = []
+
+    def update_session(self, session, name=None, custom_properties=None):
+        self.updates.append((name, custom_properties))
+        if self.fail_on and len(self.updates) == self.fail_on[0]:
+            raise self.fail_on[1]
+
+    def get_session_details(self, session_id, property_names=None):
+        answer = self.details[session_id]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+SESSION = {'session_id': '5523a541-96b3-4870-9a18-38b6734dbd78', 'name': 'WS-1', 'custom_properties': [''] * 8}
+
+
+def test_session_reports_changed_when_a_later_write_fails_after_an_earlier_one_was_done():
+    from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
+    client = FakeClient(fail_on=(2, ScreenConnectError('UpdateSessionName failed: HTTP 403', status=403)))
+    with pytest.raises(Exited) as exited:
+        session.update(FakeModule(), client, SESSION, 'WS-2', ['A'] + [''] * 7)
+    assert client.updates == [(None, ['A'] + [''] * 7), ('WS-2', None)]
+    result = exited.value.args[0]
+    assert result['changed'] is True and result['may_have_run'] is False and result['status'] == 403
+
+
+def test_session_create_or_update_cut_short_may_have_run():
+    client = FakeClient(fail_on=(1, OSError('connection reset')))
+    with pytest.raises(Exited) as exited:
+        session.update(FakeModule(), client, SESSION, 'WS-2', None)
+    assert exited.value.args[0]['changed'] is True and exited.value.args[0]['may_have_run'] is True
+
+
+def test_waiting_for_outputs_survives_a_bad_answer_for_one_session():
+    ok_session = {'guest': {'os_family': 'linux'}}
+    done = [event(QUEUED_COMMAND_EVENT, 'uptime'), event(RAN_COMMAND_EVENT, 'up 3 days')]
+    client = FakeClient(details={'a': ValueError('year 10000 is out of range'), 'b': (ok_session, done)})
+    results = [{'session_id': 'a', 'sent': True, 'online': True, 'changed': True},
+               {'session_id': 'b', 'sent': True, 'online': True, 'changed': True}]
+    session_command.wait_for_outputs(FakeModule(), client, results, 'uptime')
+    assert results[0]['completed'] is False and 'unexpected ValueError' in results[0]['msg'] and results[0]['changed']
+    assert results[1]['completed'] is True and results[1]['stdout'] == 'up 3 days'
