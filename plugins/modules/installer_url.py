@@ -72,7 +72,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.info_module
 author:
-  - msp.screenconnect contributors (@msp-ansible)
+  - MSP ScreenConnect maintainers (@msp-ansible)
 '''
 
 EXAMPLES = r'''

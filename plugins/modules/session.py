@@ -79,7 +79,7 @@ attributes:
   diff_mode:
     support: full
 author:
-  - msp.screenconnect contributors (@msp-ansible)
+  - MSP ScreenConnect maintainers (@msp-ansible)
 '''
 
 EXAMPLES = r'''

@@ -36,7 +36,7 @@ extends_documentation_fragment:
   - msp.screenconnect.attributes
   - msp.screenconnect.attributes.action
 author:
-  - msp.screenconnect contributors (@msp-ansible)
+  - MSP ScreenConnect maintainers (@msp-ansible)
 """
 
 EXAMPLES = r"""
