@@ -15,7 +15,8 @@ __metaclass__ = type
 import datetime
 import re
 
-# The RESTful API Manager uses the server's real numbering; the seed's JSON-RPC API its own.
+# The RESTful API Manager uses the server's real numbering; the Session Manager JSON-RPC API its own
+# (docs/screenconnect-api.md, 3.1).
 # Access is 2 in both, which is why mixing them up goes unnoticed until a Meeting shows up.
 SESSION_TYPES_BY_API = {
     'rest': {0: 'support', 1: 'meeting', 2: 'access'},
@@ -46,9 +47,9 @@ _MS_AGE_LIMIT = 10 ** 12
 # The echo cmd prints before a command's output: its prompt (a drive path and '>') and the command.
 _CMD_ECHO_RE = re.compile(r'^\s*(?:[A-Za-z]:\\|\\\\)[^>\r\n]*>')
 
-# Normalized guest key -> the server's base field name, plus the seed's odd aliases.
-# Each base name is looked up as GuestInfo.<Name>, GuestInfo.Guest<Name> (the seed's mix) and
-# Guest<Name> on the session itself (the flat spelling).
+# Normalized guest key -> the server's base field name, plus the mixed spelling's odd aliases.
+# Each base name is looked up as GuestInfo.<Name>, GuestInfo.Guest<Name> (the mixed spelling) and
+# Guest<Name> on the session itself (the flat spelling): docs/screenconnect-api.md, 3.2.
 _GUEST_FIELDS = (
     ('machine_name', ('MachineName',)),
     ('os_name', ('OperatingSystemName',)),

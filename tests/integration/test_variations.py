@@ -1,5 +1,5 @@
 """The modules and the inventory against each variation of real servers the simulator can show
-(facts sheet, section 9; screenconnect_sim.faults.VARIATIONS), through real ansible-playbook and
+(docs/screenconnect-api.md, section 7; screenconnect_sim.faults.VARIATIONS), through real ansible-playbook and
 ansible-inventory runs. Each test switches one variation on and says what a user sees."""
 
 import json
