@@ -1,33 +1,16 @@
-"""Integration fixtures: a simulator per test module and the collection built and installed the way
+"""System-test fixtures: a simulator per test module and the collection built and installed the way
 users install it (ansible-galaxy), with the venv's ansible commands.
 
-The one `sim` fixture of every test here (tests/integration/simulator/ included): a module that
-needs another fleet or other credentials says so with SIMULATOR = {...}, keyword arguments of
-Simulator() that replace the defaults below."""
+The one `sim` fixture of every test here: a module that needs another fleet or other credentials
+says so with SIMULATOR = {...}, keyword arguments of Simulator() that replace the defaults below.
+What tests share besides fixtures (SECRET, run, Player...) is in helpers.py."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SIMULATOR_DIR = os.path.join(REPO, 'tools', 'simulator')  # development tooling, not in the artifact
-if SIMULATOR_DIR not in sys.path:
-    sys.path.insert(0, SIMULATOR_DIR)
-
-from screenconnect_sim import Simulator  # noqa: E402
-
-BIN = os.path.dirname(sys.executable)
-SECRET = 's3cret-rest'
-
-
-def run(args, env=None, cwd=None, check=True, timeout=600):
-    result = subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
-    if check and result.returncode != 0:
-        raise AssertionError('%s failed (%d)\nstdout:\n%s\nstderr:\n%s'
-                             % (' '.join(args), result.returncode, result.stdout, result.stderr))
-    return result
+from helpers import BIN, REPO, SECRET, Player, run
+from screenconnect_sim import Simulator  # helpers put tools/simulator on sys.path
 
 
 @pytest.fixture(scope='session')
@@ -72,48 +55,6 @@ def ansible_env(installed_collection, sim, tmp_path):
         'SCREENCONNECT_API_SECRET': SECRET,
     })
     return env
-
-
-PLAY = '''- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: under test
-      %(task)s
-      register: under_test
-      ignore_errors: true
-    - name: save the result
-      ansible.builtin.copy:
-        content: "{{ under_test | to_json }}"
-        dest: %(out)s
-      check_mode: false
-'''
-
-
-class Player:
-    """Runs one task through a real ansible-playbook and returns its registered result."""
-
-    def __init__(self, env, tmp_path):
-        self.env = env
-        self.tmp_path = tmp_path
-        self.count = 0
-
-    def __call__(self, task, *options, **env):
-        import json
-        import textwrap
-        self.count += 1
-        out = self.tmp_path / ('result-%d.json' % self.count)
-        book = self.tmp_path / ('play-%d.yml' % self.count)
-        task = textwrap.indent(textwrap.dedent(task).strip(), ' ' * 6).lstrip()
-        book.write_text(PLAY % {'task': task, 'out': out})
-        # localhost runs modules with the controller's Python, where requests is installed.
-        command = [os.path.join(BIN, 'ansible-playbook'), '-i', 'localhost,', '-c', 'local',
-                   '-e', 'ansible_python_interpreter=%s' % sys.executable, str(book)] + list(options)
-        completed = run(command, env=dict(self.env, **env), check=False)
-        if not out.exists():
-            raise AssertionError('playbook did not run to the end:\n%s\n%s' % (completed.stdout, completed.stderr))
-        result = json.loads(out.read_text())
-        result['_stdout'] = completed.stdout
-        return result
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ awx/main/utils/ansible.py, awx/main/management/commands/inventory_import.py):
 - _get_enabled: how enabled_var / enabled_value decide a host's enabled flag.
 
 Only the standard library, jinja2 and yaml: no simulator, no ansible. Runs under pytest, or on its
-own (`python tests/integration/test_awx_credential.py`, what tools/ci/awx_check.sh does).
+own (`python tests/system/test_awx_credential.py`, what tools/ci/awx_check.sh does).
 """
 
 import os

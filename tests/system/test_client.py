@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.msp.screenconnect.plugins.module_utils import _client
 from ansible_collections.msp.screenconnect.plugins.module_utils._client import ScreenConnectError
-from conftest import SECRET
+from helpers import SECRET
 from limiter_clients import run_clients
 
 API_KEY = 'k3y-rpc'

@@ -3,7 +3,7 @@
 import sys
 import tarfile
 
-from conftest import run
+from helpers import run
 
 
 def test_artifact_holds_the_collection_and_not_the_tooling(installed_collection):

@@ -3,7 +3,7 @@
 The fleet is fixed (40 sessions, seed 2026), so `ansible-inventory --list` is compared with a golden
 file. Regenerate it after an intended change with UPDATE_GOLDEN=1 and read the diff:
 
-    UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/integration/test_inventory.py -q
+    UPDATE_GOLDEN=1 tools/ansible_core.sh 2.19 python -m pytest tests/system/test_inventory.py -q
 
 The tests marked `every_core` (template injection, the AWX import check, the golden list) run on every
 supported ansible-core release: `make test` runs them in each release's environment.
@@ -15,12 +15,10 @@ import re
 
 import pytest
 
-from conftest import BIN, SECRET, run
+from helpers import BIN, GOLDEN_DIR, SECRET, run
 from inventory_export import unwrap
 from screenconnect_sim import Simulator
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-GOLDEN_DIR = os.path.join(HERE, 'inventory')
 GOLDEN_LIST = os.path.join(GOLDEN_DIR, 'golden_list.json')
 GOLDEN_GRAPH = os.path.join(GOLDEN_DIR, 'golden_graph.txt')
 ENV_ONLY_CONFIG = os.path.join(GOLDEN_DIR, 'screenconnect.yml')

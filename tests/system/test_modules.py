@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from conftest import SECRET
+from helpers import SECRET
 
 REST = '/App_Extensions/2d558935-686a-4bd0-9991-07539f5fe749/Service.ashx/'
 WRITES = ('UpdateSessionCustomProperties', 'UpdateSessionName', 'SendCommandToSession', 'SendMessageToSession',

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from conftest import SECRET
+from helpers import SECRET
 from screenconnect_sim import Simulator
 
 WRITES = ('UpdateSessionCustomProperties', 'UpdateSessionName', 'SendCommandToSession', 'SendMessageToSession',

@@ -22,7 +22,7 @@ import pytest
 import requests
 from ansible.release import __version__ as ansible_core_version
 
-from conftest import BIN, REPO, run
+from helpers import BIN, REPO, run
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'role')
 NAME = 'sc-role-test'

@@ -8,11 +8,10 @@ import re
 
 import pytest
 
-from conftest import BIN, SECRET, run
+from helpers import BIN, GOLDEN_DIR, SECRET, run
 from inventory_export import unwrap
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ENV_ONLY_CONFIG = os.path.join(HERE, 'inventory', 'screenconnect.yml')
+ENV_ONLY_CONFIG = os.path.join(GOLDEN_DIR, 'screenconnect.yml')
 FILTER_FIX = ("GetSessionsByFilter failed: HTTP 500 Internal Server Error: Web method does not exist (this server's "
               'RESTful API Manager has no method GetSessionsByFilter, which listing sessions by machine_name, '
               'serial_number, filter or the inventory needs: update the RESTful API Manager extension, or set '

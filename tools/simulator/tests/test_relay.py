@@ -12,7 +12,7 @@ import uuid
 import pytest
 import requests
 
-from screenconnect_sim import agent  # tests/integration/conftest.py puts tools/simulator on sys.path
+from screenconnect_sim import agent  # conftest.py puts tools/simulator on sys.path
 from screenconnect_sim import relay
 
 SECRET = 's3cret-rest'

@@ -12,7 +12,7 @@ import time
 import pytest
 import requests
 
-from screenconnect_sim import Simulator, compile_filter, FilterError, REAL_TYPES  # tests/integration/conftest.py
+from screenconnect_sim import Simulator, compile_filter, FilterError, REAL_TYPES
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SIM_DIR = os.path.join(REPO, 'tools', 'simulator')
@@ -20,7 +20,7 @@ SECRET = 's3cret-rest'
 EXT = '2d558935-686a-4bd0-9991-07539f5fe749'
 REST = '/App_Extensions/%s/Service.ashx/' % EXT
 TIME_RE = r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$'
-# The shared `sim` fixture (tests/integration/conftest.py) with this fleet.
+# The `sim` fixture (conftest.py) with this fleet.
 SIMULATOR = {'sessions': 150, 'seed': 5, 'api_secret': SECRET, 'command_delay': 0.05}
 
 
