@@ -5,8 +5,10 @@ file. Regenerate it after an intended change with UPDATE_GOLDEN=1 and read the d
 
     UPDATE_GOLDEN=1 tools/ansible_core.sh 2.19 python -m pytest tests/system/test_inventory.py -q
 
-The tests marked `every_core` (template injection, the AWX import check, the golden list) run on every
-supported ansible-core release: `make test` runs them in each release's environment.
+The tests marked `every_core` (template injection, the AWX import check) run on every supported
+ansible-core release (`make integration`), and so does the ansible-test target
+tests/integration/targets/inventory_screenconnect, which compares every release's output with the
+golden files this module writes.
 """
 
 import json
@@ -414,9 +416,3 @@ def test_template_text_in_sessions_is_never_run(ansible_env, tmp_path):
     assert set(wrapped) == {LOOKUP_COMPANY, name, lookup % markers['company'], 'web,' + lookup % markers['tag']}
     assert 'tag_web' in listing and 'site_injection_lab' in listing
     assert hostvars[host]['screenconnect_guest']['os_name'] == 'Ubuntu 22.04.4 LTS'
-
-
-@pytest.mark.every_core
-def test_golden_list_on_this_core(ansible_env, sim):
-    """The golden file is one release's output; every release lists the same, markers aside."""
-    assert unwrap(inventory_list(ansible_env, ENV_ONLY_CONFIG)) == golden_listing()
