@@ -39,7 +39,7 @@ def fleet_read(sessions):
 
 
 def limiter(processes, calls):
-    # The clients of the 10-process test (tests/integration/limiter_clients.py), at this scale.
+    # The clients of the 10-process test (tests/system/limiter_clients.py), at this scale.
     with SimulatorProcess('--sessions', 50, '--rate-limit', 120, '--rate-burst', 10) as sim:
         state_dir = tempfile.mkdtemp(prefix='sc-bench-state-')
         elapsed, client_429 = run_clients(sim.url, SECRET, state_dir, processes, calls, rate_limit=120, rate_burst=10)

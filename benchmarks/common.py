@@ -9,7 +9,7 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEV_COLLECTIONS = os.path.join(REPO, 'build', 'dev')
 SIMULATOR = os.path.join(REPO, 'tools', 'simulator', 'screenconnect_sim')  # a package Python runs as a directory
-INTEGRATION_TESTS = os.path.join(REPO, 'tests', 'integration')
+INTEGRATION_TESTS = os.path.join(REPO, 'tests', 'system')
 SECRET = 's3cret-rest'
 
 
@@ -25,7 +25,7 @@ def dev_collection():
 
 
 def integration_tests():
-    """Make the helpers of tests/integration importable (limiter_clients: the test's client processes)."""
+    """Make the helpers of tests/system importable (limiter_clients: the test's client processes)."""
     if INTEGRATION_TESTS not in sys.path:
         sys.path.insert(0, INTEGRATION_TESTS)
 

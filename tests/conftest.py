@@ -5,7 +5,7 @@ A checkout is linked as build/dev/ansible_collections/msp/screenconnect (plain `
 tests/unit` works from any checkout). A copy that already sits at .../ansible_collections/msp/screenconnect/
 (tools/ci/ansible_test.sh lays one out for ansible-test, whose own collection loader imports it) gets
 no link: its ansible_collections directory is used as it is.
-The simulator (tools/simulator) is for tests/integration only: its conftest puts it on sys.path."""
+The simulator (tools/simulator) is for tests/system only: its helpers put it on sys.path."""
 
 import os
 import sys
@@ -33,7 +33,7 @@ if COLLECTIONS not in sys.path:
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'every_core: also run in every supported ansible-core release '
-                                       '(make test runs `pytest -m every_core tests/integration` per release)')
+                                       '(make every-core runs `pytest -m every_core tests/system` per release)')
 
 
 class FakeClock:

@@ -16,7 +16,8 @@
 #   3. installs the get-pip stand-in (tools/ci/get_pip_standin.py) for every pip
 #      version this ansible-test bootstraps, so no download is attempted;
 #   4. runs ansible-test there with --color no and the offline skips below, and
-#      exits with ansible-test's exit status.
+#      exits with ansible-test's exit status; the --venv environment it made is kept for the
+#      next run of the same release (build/ansible-test-venvs/).
 set -euo pipefail
 
 die() { echo "tools/ci/ansible_test.sh: $*" >&2; exit 2; }
@@ -165,6 +166,24 @@ export PIP_QUIET="${PIP_QUIET:-1}"
 # Drop that one machine-configuration warning, from stdout and stderr alike.
 noise() { grep --line-buffered -v "^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.\$"; }
 
+# ansible-test's --venv environment (tests/output/.tmp/delegation, about 30 s to create and fill)
+# outlives the copy: kept per release and mode under build/ansible-test-venvs/ and put back at the
+# same path (a venv is not relocatable), where ansible-test reuses it and only checks its
+# requirements. A release never gets another release's venv.
+KEPT="$REPO_ROOT/build/ansible-test-venvs/${CORE_VERSION%.*}${ARTIFACT:+-artifact}"
+DELEGATION="$DEST/tests/output/.tmp/delegation"
+if [ -d "$KEPT" ]; then
+    mkdir -p "$(dirname "$DELEGATION")"
+    mv "$KEPT" "$DELEGATION"
+fi
+keep_venvs() {
+    if [ -d "$DELEGATION" ]; then
+        rm -rf "$KEPT"
+        mkdir -p "$(dirname "$KEPT")"
+        mv "$DELEGATION" "$KEPT"
+    fi
+}
+
 cd "$DEST"
 set +e
 # fd 3 carries stdout past the stderr filter; each subshell exits with the status of
@@ -175,4 +194,5 @@ set +e
 )
 status=$?
 set -e
+keep_venvs
 exit "$status"

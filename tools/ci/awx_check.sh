@@ -7,7 +7,7 @@
 #     AWX project's deploy.yml (imports msp.screenconnect.deploy_agent from this checkout);
 #  2. ansible-builder create on examples/awx/msp-screenconnect-ee.yml writes a build context with a
 #     Containerfile (no container engine needed);
-#  3. tests/integration/test_awx_credential.py on its own: the credential type rendered the way
+#  3. tests/system/test_awx_credential.py on its own: the credential type rendered the way
 #     AWX renders it (box untouched = TLS verified), and the AWX example files around it.
 set -euo pipefail
 tools=$(cd "$1" && pwd)
@@ -56,5 +56,5 @@ grep -q 'ansible.windows' "$context/_build/requirements.yml"
 echo "Containerfile: $context/Containerfile"
 
 echo "== the AWX credential type, rendered as AWX renders it"
-(cd "$repo" && "$tools/python" tests/integration/test_awx_credential.py)
+(cd "$repo" && "$tools/python" tests/system/test_awx_credential.py)
 echo "awx: all passed"
