@@ -63,7 +63,7 @@ build: venv
 	$(DEMO_BIN)/ansible-galaxy collection build --force --output-path build .
 
 install: build
-	$(DEMO_BIN)/ansible-galaxy collection install --force -p $(INSTALLED) $(ARTIFACT)
+	$(DEMO_BIN)/ansible-galaxy collection install --force --no-deps -p $(INSTALLED) $(ARTIFACT)
 
 # ---- the README's two commands --------------------------------------------------------------------
 # The main job against the bundled simulator; installs nothing outside this checkout.

@@ -186,6 +186,9 @@ def run_send_module(option, method, module_name):
                           'session_type': {'type': 'str', 'choices': SESSION_TYPE_CHOICES, 'default': 'access'}})
     module = ScreenConnectModule(argument_spec=argument_spec, supports_check_mode=True,
                                  required_one_of=[list(SESSION_SELECTOR_OPTIONS)])
+    if not module.params[option].strip():
+        # An empty chat message or note only adds noise to every session's history.
+        module.fail_json(msg='%s is empty: give the text to send' % option)
     client = module.client()
     if client.api != 'rest':
         module.fail_json(msg="%s needs api: rest (the RESTful API Manager's %s)" % (module_name, method))

@@ -5,7 +5,7 @@ No socket is opened: the client's HTTP session is FakeHttp, which hands out answ
 records every request. The answers have the shapes real servers give (the simulator answers the
 same): positional argument arrays, numeric enums, times with 7 fractional digits, an empty body
 for methods that return nothing. Sleeps go to a list instead of the clock.
-The same client against the simulator over HTTP: tests/integration/test_client.py.
+The same client against the simulator over HTTP: tests/system/test_client.py.
 """
 
 import json

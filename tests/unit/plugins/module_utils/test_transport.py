@@ -3,7 +3,7 @@ cut, no redirect followed, one deadline per request, listings that must be lists
 exception a request can raise turned into ScreenConnectError with the right may_have_run.
 
 No socket: the client's HTTP session is a fake (as in test_client.py). The deadline's real-socket
-case is tests/integration/test_transport_security.py::test_timeout_caps_a_trickled_answer.
+case is tests/system/test_transport_security.py::test_timeout_caps_a_trickled_answer.
 """
 
 import http.client
