@@ -384,7 +384,8 @@ def _reason(response):
 
 
 def _read_body(response, deadline):
-    """The whole body, or _DeadlinePassed once the overall deadline is gone. read1 returns after at
+    """The whole body, decoded as its Content-Encoding says (gzip, deflate: a server or proxy may
+    compress JSON), or _DeadlinePassed once the overall deadline is gone. read1 returns after at
     most one read of the socket, so a body trickled a byte at a time cannot outlast the deadline."""
     read1 = getattr(getattr(response, 'raw', None), 'read1', None)
     if read1 is None:  # an older urllib3 (no read1), or a test's fake answer
@@ -393,7 +394,7 @@ def _read_body(response, deadline):
     while True:
         if time.monotonic() > deadline:
             raise _DeadlinePassed()
-        chunk = read1(_READ_CHUNK)
+        chunk = read1(_READ_CHUNK, decode_content=True)
         if not chunk:
             return b''.join(chunks)
         chunks.append(chunk)

@@ -11,11 +11,13 @@ and ansible-inventory runs against a HostileServer (tools/simulator/screenconnec
 - the retry advice of a 429 storm reaches the inventory's error.
 """
 
+import gzip
 import json
 import os
 import re
 import sys
 import time
+import zlib
 
 import pytest
 
@@ -107,6 +109,18 @@ def test_an_oauth_token_307_never_reposts_the_client_secret(play, hostile, elsew
     warning = 'oauth_token_url %s/oauth/token is plain http' % hostile.url
     assert any(warning in text for text in result.get('warnings', [])), result
 
+
+
+@pytest.mark.parametrize('encoding', ['gzip', 'deflate'])
+def test_a_compressed_answer_is_read(play, hostile, encoding):
+    """The body is read in pieces against the deadline: still decoded as Content-Encoding says."""
+    body = json.dumps([{'SessionID': '00000000-0000-4000-8000-000000000001', 'SessionType': 2, 'Name': 'WS-1',
+                        'CustomPropertyValues': ['Acme'] + [''] * 7, 'GuestInfo': {'MachineName': 'PC-1'}}]).encode()
+    packed = zlib.compress(body) if encoding == 'deflate' else gzip.compress(body)
+    hostile.program(LISTING, {'body': packed, 'headers': {'Content-Encoding': encoding}})
+    result = session_info(play, hostile.url, 'filter: "Name = \'WS-1\'"')
+    assert not result.get('failed'), result
+    assert [session['name'] for session in result['sessions']] == ['WS-1']
 
 # ---- secrets in error bodies ----------------------------------------------------------------------
 
