@@ -110,7 +110,6 @@ def test_an_oauth_token_307_never_reposts_the_client_secret(play, hostile, elsew
     assert any(warning in text for text in result.get('warnings', [])), result
 
 
-
 @pytest.mark.parametrize('encoding', ['gzip', 'deflate'])
 def test_a_compressed_answer_is_read(play, hostile, encoding):
     """The body is read in pieces against the deadline: still decoded as Content-Encoding says."""
@@ -121,6 +120,7 @@ def test_a_compressed_answer_is_read(play, hostile, encoding):
     result = session_info(play, hostile.url, 'filter: "Name = \'WS-1\'"')
     assert not result.get('failed'), result
     assert [session['name'] for session in result['sessions']] == ['WS-1']
+
 
 # ---- secrets in error bodies ----------------------------------------------------------------------
 

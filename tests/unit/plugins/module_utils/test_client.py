@@ -426,7 +426,6 @@ def test_create_session_sends_the_session_type_as_a_number(connect):
         [2, 'WS-00002', False, '', [''] * 8], [0, 'Ticket 1', True, '1234', ['Acme'] + [''] * 7]]
 
 
-
 def test_a_create_answered_without_a_usable_session_is_our_error_and_may_have_run(connect):
     client, http = connect(json_answer({'Name': 'no id'}))
     error = raised(client.create_session, 'access', 'WS-00002')
@@ -437,6 +436,7 @@ def test_details_without_a_usable_session_are_our_error(connect):
     client, _http = connect(json_answer({'Session': {'SessionID': 'not a guid'}, 'Events': []}))
     error = raised(client.get_session_details, WS_OFFLINE['SessionID'])
     assert 'session details of %s' % WS_OFFLINE['SessionID'] in error.message
+
 
 # ---- session details: events from both places, by order ------------------------------------------------
 
