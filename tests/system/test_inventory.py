@@ -99,28 +99,9 @@ def test_env_only_config_matches_golden_list(ansible_env, sim):
     if UPDATE:
         compare_golden(GOLDEN_LIST, json.dumps(listing, indent=2, sort_keys=True, ensure_ascii=False) + '\n')
     # The golden file is 2.19's output; 2.16 prints the same without the unsafe markers.
+    # What the golden list must hold (hosts left out, fallbacks, groups) is checked on every release by the
+    # ansible-test target inventory_screenconnect (check_inventory.py).
     assert unwrap(listing) == golden_listing()
-
-    hostvars = listing['_meta']['hostvars']
-    groups = groups_of(listing)
-    # 40 sessions: 1 Meeting, 1 Support, 3 ended and the older duplicate of WS-00028 are left out.
-    assert len(hostvars) == 34
-    assert not [name for name in hostvars if name.startswith(('Ticket', 'Meeting'))]
-    assert not set(hostvars) & {'WS-00020', 'WS-00033', 'LNX-00036'}  # IsEnded
-    assert unwrap(hostvars['WS-00028']['screenconnect_session_id']).startswith('6d59da66')  # the newer one
-    # Blank names fall back to the machine name; a never-connected agent keeps its session name.
-    assert unwrap(hostvars['LNX-00014']['screenconnect_name']) == ''
-    assert 'NEW-00004' in hostvars and unwrap(hostvars['NEW-00004']['screenconnect_guest']['machine_name']) == ''
-    assert unwrap(hostvars['WS-00017']['screenconnect_company']) == LOOKUP_COMPANY
-    assert groups[LOOKUP_GROUP] == ['WS-00017', 'WS-00034']
-    # 'web, staging' and 'web,prod' split on the separator.
-    assert {'tag_web', 'tag_prod', 'tag_staging', 'tag_db', 'tag_kiosk'} <= set(groups)
-    assert 'MAC-00006' in groups['tag_web'] and 'MAC-00006' in groups['tag_staging']
-    assert {'company_o_reilly_sons', 'company_cafe_muller', 'company_umbrella_eu', 'site_branch_1'} <= set(groups)
-    assert not [name for name in groups if name in ('company_', 'site_', 'tag_')]
-    assert set(groups['screenconnect_online']).isdisjoint(groups['screenconnect_offline'])
-    assert len(groups['screenconnect_online']) + len(groups['screenconnect_offline']) == 34
-    assert len(groups['os_windows']) + len(groups['os_linux']) + len(groups['os_macos']) == 33  # NEW-00004: none
 
 
 def test_graph_matches_golden_and_runs_are_stable(ansible_env, sim):
