@@ -35,7 +35,7 @@ class Raw:
         self.clock = clock
         self.per_chunk = per_chunk
 
-    def read1(self, _amount):
+    def read1(self, _amount, decode_content=None):
         if self.clock is not None:
             self.clock.now += self.per_chunk
         return self.chunks.pop(0) if self.chunks else b''

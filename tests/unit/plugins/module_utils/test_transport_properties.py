@@ -63,7 +63,7 @@ class Raw:
         self.chunks = list(chunks)
         self.failure = failure
 
-    def read1(self, _amount):
+    def read1(self, _amount, decode_content=None):
         if self.chunks:
             return self.chunks.pop(0)
         if self.failure is not None:
