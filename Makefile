@@ -124,10 +124,7 @@ hosts-check:
 # line CI reads.
 integration: simulator-tests every-core
 	set -e; for core in $(INTEGRATION_CORES); do \
-		echo "== ansible-test integration (tests/integration/targets), ansible-core $$core"; \
-		$(CORE) $$core tools/ci/ansible_test.sh integration; \
-		echo "== system tests (tests/system), ansible-core $$core"; \
-		$(CORE) $$core python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/system; \
+		$(MAKE) --no-print-directory integration-targets system-tests INTEGRATION_CORES=$$core; \
 	done
 
 # ansible-test integration alone: every target of tests/integration/targets against the bundled
