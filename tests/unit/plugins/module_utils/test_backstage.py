@@ -61,7 +61,8 @@ def test_markers_are_random_and_no_base64():
     assert len(pairs) == 50
     begin, end = pairs.pop()
     assert re.match(r'^__scb_[0-9a-f]{24}__$', begin) and re.match(r'^__sce_[0-9a-f]{24}__$', end)
-    assert '_' not in 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/='
+    every_symbol = base64.b64encode(bytes(range(256)) * 3).decode() + base64.b64encode(b'x').decode()
+    assert len(set(every_symbol)) == 65 and not set('_. ') & set(every_symbol)
 
 
 @pytest.mark.parametrize('kwargs,problem', [
