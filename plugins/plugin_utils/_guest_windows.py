@@ -17,6 +17,9 @@ __metaclass__ = type
 import base64
 import re
 
+# The first fetch window's 'size sha256' line reads the same on both families.
+from ansible_collections.msp.screenconnect.plugins.plugin_utils._guest_posix import parse_fetch_header  # noqa: F401 pylint: disable=unused-import
+
 SHELL = 'powershell'
 RC_STAGING = 71
 RC_CHUNK = 72
@@ -122,10 +125,10 @@ def exec_staged(script, token, count, wait_seconds=60):
 def _install(target, size, sha256):
     return ('$p = %s\n' % quote(target + '.part')
             + '$n = (Get-Item -LiteralPath $p).Length\n'
-            + 'if ($n -ne %d) { Remove-Item -LiteralPath $p -Force; [Console]::Error.WriteLine("$p: $n bytes arrived of %d"); exit %d }\n'
+            + 'if ($n -ne %d) { Remove-Item -LiteralPath $p -Force; [Console]::Error.WriteLine("${p}: $n bytes arrived of %d"); exit %d }\n'
             % (size, size, RC_CHECK)
             + '$s = (Get-FileHash -LiteralPath $p -Algorithm SHA256).Hash.ToLowerInvariant()\n'
-            + "if ($s -ne '%s') { Remove-Item -LiteralPath $p -Force; [Console]::Error.WriteLine(\"$p: SHA-256 $s, expected %s\"); exit %d }\n"
+            + "if ($s -ne '%s') { Remove-Item -LiteralPath $p -Force; [Console]::Error.WriteLine(\"${p}: SHA-256 $s, expected %s\"); exit %d }\n"
             % (sha256, sha256, RC_CHECK)
             + 'Move-Item -Force -LiteralPath $p -Destination %s\n' % quote(target))
 
