@@ -87,6 +87,24 @@ options:
     default: false
     vars:
       - name: ansible_screenconnect_queue_when_offline
+  pipelining:
+    description:
+      - Run modules with their input inside the command (or staged in chunks) instead of copying them to a temporary
+        file first; a module then costs one command instead of about five.
+      - On by default, unlike other connection plugins, as every command here costs API requests. C(become) with
+        C(su) turns it off for that task (Ansible's rule).
+    type: bool
+    default: true
+    env:
+      - name: ANSIBLE_PIPELINING
+    ini:
+      - section: defaults
+        key: pipelining
+      - section: connection
+        key: pipelining
+    vars:
+      - name: ansible_pipelining
+      - name: ansible_screenconnect_pipelining
   stats_file:
     description:
       - When set, one JSON line per task is appended to this file on the controller, with the host, the session, the
