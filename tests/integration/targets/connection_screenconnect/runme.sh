@@ -51,7 +51,7 @@ blob_sha256=$("$python" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.a
 
 ansible-playbook -i "$here/files/screenconnect.yml" "$here/play.yml" \
     -e work="$work" -e guest_dir="$work/guest" -e session_id="$session_id" -e agent_pid="$agent_pid" \
-    -e blob_sha256="$blob_sha256" -e max_command="$MAX_COMMAND" -e ansible_python_interpreter="$python" "$@"
+    -e blob_sha256="$blob_sha256" -e max_command="$MAX_COMMAND" -e guest_python="$python" "$@"
 
 # One JSON line per task: every task of the play paid at most a bounded number of requests.
 "$python" - "$work/stats.jsonl" <<'PY'
