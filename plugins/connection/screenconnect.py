@@ -30,7 +30,8 @@ description:
   - "Cost: every command is one C(SendCommandToSession) plus polls of C(GetSessionDetailsBySessionID); the first
     command of a task adds one details request (online check). The shared rate limit (O(rate_limit)) bounds all forks
     together. The requests of each task are logged at C(-vvv), and added to O(stats_file) when it is set."
-author: msp.screenconnect contributors
+author:
+  - MSP ScreenConnect maintainers (@msp-ansible)
 extends_documentation_fragment:
   - msp.screenconnect.connection
   - msp.screenconnect.connection.plugins
@@ -206,6 +207,7 @@ class Connection(ConnectionBase):
     @property
     def allow_executable(self):
         return not self._windows
+
     # ---- the guest's family ----------------------------------------------------------------------
     @property
     def _windows(self):

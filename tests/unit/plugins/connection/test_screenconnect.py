@@ -74,8 +74,8 @@ class FakeServer:
         assert method == 'SendCommandToSession' and arguments[0] == SESSION
         self.stats['requests'] += 1
         self.sent.append(arguments[1])
-        if self.send_error:
-            raise self.send_error
+        if self.send_error is not None:
+            raise self.send_error  # pylint: disable=raising-bad-type
         self._event(44, arguments[1])
         if self.online and not self.skip(arguments[1]):
             self._event(70, self.agent(arguments[1]))
@@ -237,13 +237,16 @@ def test_offline_guest_with_queue_when_offline_gets_the_command(server):
     server.online = False
     conn = connection({'ansible_screenconnect_queue_when_offline': True,
                        'ansible_screenconnect_command_timeout': 1})
-    monkey_wait = []
+    waited = []
+
+    def no_output(*args, **kwargs):
+        waited.append(args)
+        raise ScreenConnectError('no output yet', may_have_run=True)
     conn._connect()
-    conn._backstage.wait = lambda *args, **kwargs: monkey_wait.append(args) or (_ for _ in ()).throw(
-        ScreenConnectError('no output yet', may_have_run=True))
+    conn._backstage.wait = no_output
     with pytest.raises(AnsibleConnectionFailure, match='no output yet'):
         conn.exec_command('true')
-    assert len(server.sent) == 1 and monkey_wait
+    assert len(server.sent) == 1 and waited
 
 
 def test_an_ambiguous_send_is_never_repeated(server):

@@ -13,7 +13,7 @@ from ansible_collections.msp.screenconnect.plugins.plugin_utils import _guest_po
 def sh(text, tmp_path):
     env = dict(os.environ, TMPDIR=str(tmp_path))
     done = subprocess.run(['/bin/sh', '-c', text], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, env=env, timeout=60)
+                          stderr=subprocess.PIPE, env=env, timeout=60, check=False)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -30,7 +30,7 @@ def split(data, size):
 
 def test_quote_survives_every_quote():
     assert subprocess.run(['/bin/sh', '-c', 'printf %s ' + guest.quote("it's \"$x\" `y`")],
-                          stdout=subprocess.PIPE).stdout == b"it's \"$x\" `y`"
+                          stdout=subprocess.PIPE, check=True).stdout == b"it's \"$x\" `y`"
 
 
 def test_staged_stdin_in_any_order_then_the_directory_goes(tmp_path):
