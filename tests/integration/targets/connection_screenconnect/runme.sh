@@ -58,5 +58,6 @@ ansible-playbook -i "$here/files/screenconnect.yml" "$here/play.yml" \
 import json, sys
 lines = [json.loads(line) for line in open(sys.argv[1])]
 assert lines and all(line['session_id'] for line in lines), lines
-print('requests per task: %s' % [line['requests'] for line in lines])
+print("requests per task: %s" % [line["requests"] for line in lines])
+print("seconds per task: %s" % [line["seconds"] for line in lines])
 PY
