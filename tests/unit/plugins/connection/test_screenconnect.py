@@ -4,10 +4,13 @@ temporary directory, as the simulator's agent does (stdout and stderr in one tex
 
 import base64
 import hashlib
+import io
 import os
 import re
 import signal
 import subprocess
+import sys
+import zipfile
 
 import pytest
 import yaml
@@ -255,6 +258,47 @@ def test_an_ambiguous_send_is_never_repeated(server):
     with pytest.raises(AnsibleConnectionFailure, match='may have been queued, so it was not sent again'):
         connection().exec_command('true')
     assert len(server.sent) == 1
+
+
+def ansiballz(files, date_time):
+    """A module payload shaped like ansible-core 2.19's AnsiballZ wrapper, printing its zip's files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files:
+            archive.writestr(zipfile.ZipInfo(name, date_time), content)
+    return ("import base64, io, sys, zipfile\n"
+            "def main(zip_data, params):\n    return zip_data\n"
+            "zip_data = main(\n    params='{}',\n    zip_data='%s',\n)\n"
+            "z = zipfile.ZipFile(io.BytesIO(base64.b64decode(zip_data)))\n"
+            "sys.stdout.write(''.join(z.read(n).decode() for n in sorted(z.namelist())))\n"
+            % base64.b64encode(buffer.getvalue()).decode()).encode()
+
+
+FILES = [('ansible/module_utils/basic.py', 'x = %r\n' % os.urandom(15000).hex()), ('__main__.py', 'print(1)\n')]
+
+
+def test_module_code_is_sent_once_then_read_from_the_guests_cache(server, tmp_path):
+    payload = ansiballz(FILES, (2026, 1, 1, 0, 0, 0))
+    hostvars = {'ansible_screenconnect_payload_cache_dir': str(tmp_path / 'payloads'),
+                'ansible_screenconnect_max_command_size': 20000}
+    expected = ''.join(content for _name, content in sorted(FILES)).encode()
+    assert len(payload) > 20000
+    rc, out, err = connection(hostvars).exec_command(sys.executable + ' -', in_data=payload)
+    assert (rc, out) == (0, expected), err
+    first = server.stats['requests']
+    # the online check, the run that missed (send, poll), the code's chunks, the run (send, poll)
+    assert first == 1 + 2 + (len(server.sent) - 2) + 2 and len(server.sent) > 2
+    # the next task: the same code, built again at another time
+    payload = ansiballz(FILES, (2026, 8, 1, 0, 0, 0))
+    assert connection(hostvars).exec_command(sys.executable + ' -', in_data=payload)[:2] == (0, expected)
+    assert server.stats['requests'] - first == 3
+
+
+def test_payload_cache_can_be_turned_off(server, tmp_path):
+    conn = connection({'ansible_screenconnect_payload_cache': False,
+                       'ansible_screenconnect_payload_cache_dir': str(tmp_path / 'payloads')})
+    assert conn.exec_command(sys.executable + ' -', in_data=ansiballz(FILES, (2026, 1, 1, 0, 0, 0)))[0] == 0
+    assert not (tmp_path / 'payloads').exists() and len(server.sent) == 1
 
 
 # ---- files ---------------------------------------------------------------------------------------
