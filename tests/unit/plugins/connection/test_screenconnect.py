@@ -434,3 +434,26 @@ def test_windows_put_and_fetch_texts(server, monkeypatch, tmp_path):
     conn.put_file(str(tmp_path / 'f'), "'C:\\Temp\\f.txt'")
     assert recorder.texts == [_guest_windows.put_inline('C:\\Temp\\f.txt', b'0123456789',
                                                         hashlib.sha256(b'0123456789').hexdigest())]
+
+
+# ---- become ----------------------------------------------------------------------------------------
+def su_with_password():
+    from ansible.plugins.loader import become_loader
+    become = become_loader.get('su')
+    become.set_options(direct={'become_user': 'alice', 'become_pass': 'secret'})
+    become.build_become_command('true', shell_loader.get('sh'))   # as the action plugin does: sets the prompt
+    return become
+
+
+def test_a_password_prompt_is_refused_clearly(server):
+    conn = connection()
+    conn.set_become_plugin(su_with_password())
+    with pytest.raises(AnsibleError, match='asked for a password on ws-0042: backstage commands cannot answer a prompt') as error:
+        conn.exec_command("printf 'Password: '; exit 1")
+    assert 'secret' not in str(error.value)
+
+
+def test_become_without_a_prompt_runs(server):
+    conn = connection()
+    conn.set_become_plugin(su_with_password())
+    assert conn.exec_command('echo as root, su asks nothing')[:2] == (0, b'as root, su asks nothing\n')
