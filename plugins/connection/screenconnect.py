@@ -109,8 +109,9 @@ options:
   payload_cache:
     description:
       - Keep each Python module's code (its AnsiballZ zip data) on Linux and macOS hosts, in O(payload_cache_dir),
-        named by a hash of its content, so later tasks send only the module's wrapper and arguments. A module whose code is not there yet exits before it runs; its code is then sent in
-        chunks, checked by SHA-256, and the module runs.
+        named by a hash of its content, so later tasks send only the module's wrapper and arguments.
+      - A module whose code is not there yet exits before it runs; its code is then sent in chunks, checked by
+        SHA-256, and the module runs.
       - The directory and its files must belong to the agent's user and be writable by no one else, or they are not
         used.
     type: bool
@@ -312,8 +313,8 @@ class Connection(ConnectionBase):
                     host=self._host_name())
         if result.killed_after_ms is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent stopped the command: %s (its #timeout was %d ms: '
-                               'raise command_timeout, or the task timeout)' % (self._session_id, what, result.agent_message,
-                                                                                 limits['timeout_ms']))
+                               'raise command_timeout, or the task timeout)'
+                               % (self._session_id, what, result.agent_message, limits['timeout_ms']))
         if result.truncated_at is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent cut the output: %s (raise max_output_size)'
                                % (self._session_id, what, result.agent_message))
