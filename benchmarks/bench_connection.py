@@ -224,7 +224,7 @@ class Bench:
             for request in requests:
                 by_method[request['method']] = by_method.get(request['method'], 0) + 1
             entry.update(requests=len(requests), by_method=by_method,
-                         calls=len(re.findall(r'^<[^>]*> (?:EXEC|PUT|FETCH) ', result.stdout, re.MULTILINE)))
+                         calls=len(re.findall(r'^<[^>]*> (?:SCREENCONNECT: )?(?:EXEC|PUT|FETCH) ', result.stdout, re.MULTILINE)))
         self.results.setdefault((task, mode), []).append(entry)
         return entry
 
