@@ -4,6 +4,8 @@
 """The connection options, described once. DOCUMENTATION is every module's (they read the environment
 through env_fallback). The inventory plugin extends both: DOCUMENTATION, then PLUGINS, which adds
 only the env: entries ansible-core merges into those options and reads as the plugin's configuration.
+The connection plugin extends all three: CONNECTION_PLUGIN adds an ansible_screenconnect_<option> host
+variable to each.
 The table in module_utils/_connection_options.py is what runs; tests/unit/plugins/doc_fragments/
 test_connection.py keeps the two equal."""
 
@@ -164,4 +166,54 @@ options:
   rate_limit:
     env:
       - name: SCREENCONNECT_RATE_LIMIT
+'''
+
+    # The connection plugin: each option also from a host variable (after PLUGINS' env entries).
+    CONNECTION_PLUGIN = r'''
+options:
+  server_url:
+    vars:
+      - name: ansible_screenconnect_server_url
+  api:
+    vars:
+      - name: ansible_screenconnect_api
+  api_secret:
+    vars:
+      - name: ansible_screenconnect_api_secret
+  extension_id:
+    vars:
+      - name: ansible_screenconnect_extension_id
+  origin:
+    vars:
+      - name: ansible_screenconnect_origin
+  api_key:
+    vars:
+      - name: ansible_screenconnect_api_key
+  oauth_token_url:
+    vars:
+      - name: ansible_screenconnect_oauth_token_url
+  oauth_client_id:
+    vars:
+      - name: ansible_screenconnect_oauth_client_id
+  oauth_client_secret:
+    vars:
+      - name: ansible_screenconnect_oauth_client_secret
+  validate_certs:
+    vars:
+      - name: ansible_screenconnect_validate_certs
+  ca_path:
+    vars:
+      - name: ansible_screenconnect_ca_path
+  timeout:
+    vars:
+      - name: ansible_screenconnect_timeout
+  rate_limit:
+    vars:
+      - name: ansible_screenconnect_rate_limit
+  rate_burst:
+    vars:
+      - name: ansible_screenconnect_rate_burst
+  retries:
+    vars:
+      - name: ansible_screenconnect_retries
 '''

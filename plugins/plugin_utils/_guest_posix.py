@@ -1,0 +1,149 @@
+# -*- coding: utf-8 -*-
+# Copyright: msp.screenconnect contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The sh text the connection plugin queues on a Linux or macOS guest, one function per step.
+
+Nothing here talks to a server: each function returns the command text (before the backstage
+layer frames it), so unit tests can run it with /bin/sh and check what it writes.
+
+Files and large stdin travel as base64 in numbered chunks. Each chunk goes to its own part file in a
+private staging directory (written to N.tmp, its length checked, then renamed to N), because the order
+in which an agent runs queued commands is not known; the last command waits until every part is there,
+joins them, checks the length and the SHA-256, and only then moves the file into place.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import base64
+import re
+
+SHELL = 'sh'
+# Exit codes of our own checks, so a failure is told apart from the command's own codes.
+RC_STAGING = 71
+RC_CHUNK = 72
+RC_PARTS_MISSING = 73
+RC_CHECK = 74
+RC_MISSING_FILE = 75
+
+# Portable helpers: GNU and BSD tools spell base64 decoding and SHA-256 differently.
+_HELPERS = (
+    "b64d() { if base64 -d </dev/null >/dev/null 2>&1; then base64 -d; else base64 -D; fi; }\n"
+    "sha() { if command -v sha256sum >/dev/null 2>&1; then sha256sum \"$1\"; "
+    "elif command -v shasum >/dev/null 2>&1; then shasum -a 256 \"$1\"; "
+    "else openssl dgst -sha256 -r \"$1\"; fi | cut -d' ' -f1; }\n"
+)
+
+
+def quote(text):
+    """text as one sh word (single quotes)."""
+    return "'%s'" % text.replace("'", "'\"'\"'")
+
+
+def staging_dir(token):
+    if not re.match(r'^[A-Za-z0-9]+$', token):
+        raise ValueError('staging token must be alphanumeric')
+    return '${TMPDIR:-/tmp}/.ansible-screenconnect-%s' % token
+
+
+def _enter_staging(token):
+    # umask 077 and mkdir: the directory is ours alone; an existing one must be ours and no symlink.
+    return ('umask 077\nd="%s"\n'
+            'mkdir "$d" 2>/dev/null || { [ -d "$d" ] && [ ! -h "$d" ] && [ -O "$d" ]; } '
+            '|| { echo "cannot use the staging directory $d" >&2; exit %d; }\n' % (staging_dir(token), RC_STAGING))
+
+
+def _b64(data):
+    return base64.b64encode(data).decode('ascii')
+
+
+def chunk(token, index, data):
+    """Write one numbered chunk into the staging directory; fails unless all its bytes arrived."""
+    return (_HELPERS + _enter_staging(token)
+            + "printf '%%s' '%s' | b64d >\"$d/%d.tmp\"\n" % (_b64(data), index)
+            + 'n=$(($(wc -c <"$d/%d.tmp")))\n' % index
+            + '[ "$n" -eq %d ] || { rm -f "$d/%d.tmp"; echo "chunk %d: $n bytes arrived of %d" >&2; exit %d; }\n'
+            % (len(data), index, index, len(data), RC_CHUNK)
+            + 'mv -f "$d/%d.tmp" "$d/%d"\n' % (index, index))
+
+
+def _await_parts(count, wait_seconds):
+    """Wait (on the guest) until parts 0..count-1 exist: queued chunks may still be running."""
+    return ('w=0\nwhile :; do\n  missing=\n'
+            '  i=0; while [ "$i" -lt %d ]; do [ -f "$d/$i" ] || missing="$missing $i"; i=$((i + 1)); done\n'
+            '  [ -z "$missing" ] && break\n'
+            '  if [ "$w" -ge %d ]; then rm -rf "$d"; echo "chunks missing on the guest:$missing" >&2; exit %d; fi\n'
+            '  sleep 1; w=$((w + 1))\ndone\n' % (count, max(1, int(wait_seconds)), RC_PARTS_MISSING))
+
+
+def _cat_parts(count):
+    return 'i=0; while [ "$i" -lt %d ]; do cat "$d/$i" || exit %d; i=$((i + 1)); done' % (count, RC_CHECK)
+
+
+def exec_inline(cmd, in_data=None, compressed=False):
+    """cmd with in_data on its stdin, both in this one command (in_data may be gzip-compressed)."""
+    if in_data is None:
+        return cmd
+    decode = 'b64d | gzip -dc' if compressed else 'b64d'
+    return _HELPERS + "printf '%%s' '%s' | %s | (\n%s\n)" % (_b64(in_data), decode, cmd)
+
+
+def exec_staged(cmd, token, count, compressed=False, wait_seconds=60):
+    """cmd with the staged chunks, joined, on its stdin; the staging directory goes afterwards."""
+    decode = ' | gzip -dc' if compressed else ''
+    return (_HELPERS + _enter_staging(token) + _await_parts(count, wait_seconds)
+            + '{ %s; }%s | (\n%s\n)\nrc=$?\nrm -rf "$d"\nexit $rc' % (_cat_parts(count), decode, cmd))
+
+
+def _install(target, size, sha256):
+    """Check target.part against size and sha256, then move it into place."""
+    return ('p=%s.part\n' % quote(target)
+            + 'n=$(($(wc -c <"$p")))\n'
+            + '[ "$n" -eq %d ] || { rm -f "$p"; echo "%s: $n bytes arrived of %d" >&2; exit %d; }\n'
+            % (size, _sh_text(target), size, RC_CHECK)
+            + 's=$(sha "$p")\n'
+            + '[ "$s" = %s ] || { rm -f "$p"; echo "%s: SHA-256 $s, expected %s" >&2; exit %d; }\n'
+            % (sha256, _sh_text(target), sha256, RC_CHECK)
+            + 'mv -f "$p" %s\n' % quote(target))
+
+
+def _sh_text(text):
+    """text safe inside double quotes of an error message."""
+    return re.sub(r'["$`\\]', '?', text)
+
+
+def put_inline(target, data, sha256):
+    """The whole file in one command."""
+    return (_HELPERS + 'umask 077\n'
+            + "printf '%%s' '%s' | b64d >%s.part || exit %d\n" % (_b64(data), quote(target), RC_CHECK)
+            + _install(target, len(data), sha256))
+
+
+def put_staged(target, token, count, size, sha256, wait_seconds=60):
+    """Join the staged chunks into target.part, check it and move it into place."""
+    return (_HELPERS + _enter_staging(token) + _await_parts(count, wait_seconds)
+            + '{ %s; } >%s.part || { rm -rf "$d"; exit %d; }\n' % (_cat_parts(count), quote(target), RC_CHECK)
+            + 'rm -rf "$d"\n' + _install(target, size, sha256))
+
+
+def fetch_window(source, offset, length, first=False):
+    """base64 of `length` bytes of source from `offset` (a multiple of length); the first also prints
+    'size sha256' on a line of its own."""
+    if offset % length:
+        raise ValueError('offset must be a multiple of the window length')
+    text = _HELPERS + 'f=%s\n' % quote(source)
+    text += ('[ -f "$f" ] && [ -r "$f" ] || { echo "%s: no readable file" >&2; exit %d; }\n'
+             % (_sh_text(source), RC_MISSING_FILE))
+    if first:
+        text += 'echo "$(($(wc -c <"$f"))) $(sha "$f")"\n'
+    return text + 'dd if="$f" bs=%d skip=%d count=1 2>/dev/null | base64\n' % (length, offset // length)
+
+
+def parse_fetch_header(text):
+    """'size sha256' from the first window's output -> (size, sha256, rest)."""
+    line, _sep, rest = text.partition('\n')
+    match = re.match(r'^\s*(\d+) ([0-9a-f]{64})\s*$', line)
+    if not match:
+        raise ValueError('unexpected answer to the file check: %r' % line[:200])
+    return int(match.group(1)), match.group(2), rest

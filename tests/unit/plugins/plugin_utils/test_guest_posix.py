@@ -1,0 +1,150 @@
+"""The sh texts of the connection plugin, run for real with /bin/sh in a temporary directory (no server)."""
+
+import base64
+import gzip
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.msp.screenconnect.plugins.plugin_utils import _guest_posix as guest
+
+
+def sh(text, tmp_path):
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    done = subprocess.run(['/bin/sh', '-c', text], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, timeout=60)
+    return done.returncode, done.stdout, done.stderr
+
+
+def staging(tmp_path, token):
+    return tmp_path / ('.ansible-screenconnect-%s' % token)
+
+
+DATA = bytes(range(256)) * 300 + "é ' \" $HOME `x` \\n".encode('utf-8')
+
+
+def split(data, size):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+def test_quote_survives_every_quote():
+    assert subprocess.run(['/bin/sh', '-c', 'printf %s ' + guest.quote("it's \"$x\" `y`")],
+                          stdout=subprocess.PIPE).stdout == b"it's \"$x\" `y`"
+
+
+def test_inline_stdin_reaches_the_command_and_its_rc_comes_back(tmp_path):
+    rc, out, _err = sh(guest.exec_inline("cat; exit 3", DATA), tmp_path)
+    assert (rc, out) == (3, DATA)
+
+
+def test_inline_compressed_stdin(tmp_path):
+    rc, out, _err = sh(guest.exec_inline("cat", gzip.compress(DATA), compressed=True), tmp_path)
+    assert (rc, out) == (0, DATA)
+
+
+def test_no_stdin_leaves_the_command_alone():
+    assert guest.exec_inline('echo hi') == 'echo hi'
+
+
+def test_staged_stdin_in_any_order_then_the_directory_goes(tmp_path):
+    parts = split(DATA, 7000)
+    # The agent may run queued chunks in any order: the last first.
+    for index in reversed(range(len(parts))):
+        assert sh(guest.chunk('abc123', index, parts[index]), tmp_path)[0] == 0
+    assert oct(staging(tmp_path, 'abc123').stat().st_mode & 0o777) == '0o700'
+    rc, out, err = sh(guest.exec_staged("cat; echo done >&2; exit 5", 'abc123', len(parts)), tmp_path)
+    assert (rc, out, err) == (5, DATA, b'done\n')
+    assert not staging(tmp_path, 'abc123').exists()
+
+
+def test_staged_compressed(tmp_path):
+    packed = gzip.compress(DATA)
+    parts = split(packed, 4000)
+    for index, part in enumerate(parts):
+        sh(guest.chunk('z1', index, part), tmp_path)
+    assert sh(guest.exec_staged('cat', 'z1', len(parts), compressed=True), tmp_path)[:2] == (0, DATA)
+
+
+def test_a_missing_chunk_fails_after_waiting_and_cleans_up(tmp_path):
+    sh(guest.chunk('gap', 0, b'one'), tmp_path)
+    rc, _out, err = sh(guest.exec_staged('cat', 'gap', 3, wait_seconds=1), tmp_path)
+    assert rc == guest.RC_PARTS_MISSING and b'chunks missing on the guest: 1 2' in err
+    assert not staging(tmp_path, 'gap').exists()
+
+
+def test_staging_directory_of_someone_else_is_refused(tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    os.symlink(str(elsewhere), str(staging(tmp_path, 'link')))
+    rc, _out, err = sh(guest.chunk('link', 0, b'x'), tmp_path)
+    assert rc == guest.RC_STAGING and b'cannot use the staging directory' in err
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_token_must_be_plain():
+    with pytest.raises(ValueError):
+        guest.chunk('../x', 0, b'')
+
+
+def test_put_inline_checks_and_moves_into_place(tmp_path):
+    target = tmp_path / "name with 'quote' and $x"
+    rc, _out, err = sh(guest.put_inline(str(target), DATA, hashlib.sha256(DATA).hexdigest()), tmp_path)
+    assert rc == 0, err
+    assert target.read_bytes() == DATA
+    assert not (tmp_path / ("%s.part" % target.name)).exists()
+
+
+def test_put_with_a_wrong_sha_leaves_the_old_file(tmp_path):
+    target = tmp_path / 'kept'
+    target.write_bytes(b'old')
+    rc, _out, err = sh(guest.put_inline(str(target), DATA, '0' * 64), tmp_path)
+    assert rc == guest.RC_CHECK and b'SHA-256' in err
+    assert target.read_bytes() == b'old'
+    assert not (tmp_path / 'kept.part').exists()
+
+
+def test_put_staged_joins_the_chunks(tmp_path):
+    target = tmp_path / 'big.bin'
+    parts = split(DATA, 10000)
+    for index, part in enumerate(parts):
+        sh(guest.chunk('put1', index, part), tmp_path)
+    rc, _out, err = sh(guest.put_staged(str(target), 'put1', len(parts), len(DATA), hashlib.sha256(DATA).hexdigest()), tmp_path)
+    assert rc == 0, err
+    assert target.read_bytes() == DATA and not staging(tmp_path, 'put1').exists()
+
+
+def test_put_staged_with_a_short_total_is_refused(tmp_path):
+    target = tmp_path / 'short.bin'
+    sh(guest.chunk('put2', 0, DATA[:100]), tmp_path)
+    rc, _out, err = sh(guest.put_staged(str(target), 'put2', 1, len(DATA), hashlib.sha256(DATA).hexdigest()), tmp_path)
+    assert rc == guest.RC_CHECK and b'100 bytes arrived of' in err
+    assert not target.exists()
+
+
+def test_fetch_windows_read_the_whole_file(tmp_path):
+    source = tmp_path / 'source.bin'
+    source.write_bytes(DATA)
+    window = 8192
+    rc, out, _err = sh(guest.fetch_window(str(source), 0, window, first=True), tmp_path)
+    assert rc == 0
+    size, sha256, rest = guest.parse_fetch_header(out.decode())
+    assert (size, sha256) == (len(DATA), hashlib.sha256(DATA).hexdigest())
+    data = base64.b64decode(''.join(rest.split()))
+    for offset in range(window, size, window):
+        rc, out, _err = sh(guest.fetch_window(str(source), offset, window), tmp_path)
+        data += base64.b64decode(b''.join(out.split()))
+    assert data == DATA
+
+
+def test_fetch_of_a_missing_file(tmp_path):
+    rc, _out, err = sh(guest.fetch_window(str(tmp_path / 'nothing'), 0, 1024, first=True), tmp_path)
+    assert rc == guest.RC_MISSING_FILE and b'no readable file' in err
+
+
+def test_fetch_header_rejects_other_text():
+    with pytest.raises(ValueError):
+        guest.parse_fetch_header('Killed after 10000 milliseconds\n')
+    with pytest.raises(ValueError):
+        guest.fetch_window('/x', 100, 1024)
