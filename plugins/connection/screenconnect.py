@@ -13,7 +13,7 @@ version_added: 0.2.0
 description:
   - Runs every module, C(raw), C(script), C(copy), C(fetch) and C(template) on a host that Ansible reaches only
     through a ScreenConnect server, by queuing backstage commands on the host's Access session
-    (C(SendCommandToSession)) and reading their output from the session's events. No SSH or WinRM is needed: the
+    (C(SendCommandToSession)) and reading their output from the session's events. No SSH or WinRM is needed; the
     endpoint may sit behind any NAT, as long as its agent is connected.
   - The session is O(session_id), which the inventory plugin C(msp.screenconnect.screenconnect) sets for every host
     as the hostvar C(screenconnect_session_id).
@@ -152,7 +152,7 @@ display = Display()
 WAIT_GRACE_SECONDS = 60
 # Room left in a command for the framing and directives the backstage layer adds.
 FRAME_SLACK = 64
-MIN_CHUNK = 1024
+MIN_CHUNK = 4096
 # Compressed module input is used only when it saves at least this share.
 COMPRESS_GAIN = 0.9
 
@@ -164,6 +164,8 @@ class Connection(ConnectionBase):
     has_pipelining = True
     has_native_async = False
     has_tty = False
+    # Keyword arguments of the backstage layer (tests make its polls instant).
+    _backstage_options = {}
 
     def __init__(self, *args, **kwargs):
         super(Connection, self).__init__(*args, **kwargs)
@@ -222,19 +224,20 @@ class Connection(ConnectionBase):
         for warning in self._client.warnings:
             display.warning('msp.screenconnect.screenconnect: %s' % warning)
         self._session_id = session_id
-        self._backstage = _backstage.Backstage(self._client, session_id)
+        self._backstage = _backstage.Backstage(self._client, session_id, **self._backstage_options)
         self._requests_before = self._client.stats['requests']
         try:
-            state = self._backstage.prepare()
-        except _client.ScreenConnectError as error:
-            raise AnsibleConnectionFailure('ScreenConnect session %s: %s' % (session_id, self._client.redact(str(error))))
-        if not state.online and not self.get_option('queue_when_offline'):
+            self._backstage.prepare(allow_offline=self.get_option('queue_when_offline'))
+        except _backstage.GuestOfflineError as error:
             raise AnsibleConnectionFailure(
                 'ScreenConnect session %s of host %s is offline (last seen %s): its agent runs commands only while it '
                 'is connected. Start the agent, or set ansible_screenconnect_queue_when_offline to queue the commands '
-                'until it connects.' % (session_id, self._host_name(), state.last_seen or 'never'))
+                'until it connects.' % (session_id, self._host_name(), error.last_seen or 'never'))
+        except _client.ScreenConnectError as error:
+            raise AnsibleConnectionFailure('ScreenConnect session %s: %s' % (session_id, self._client.redact(str(error))))
+        online = self._backstage.session.get('online')
         self._connected = True
-        display.vvv('SCREENCONNECT: session %s %s' % (session_id, 'online' if state.online else 'offline, queuing'),
+        display.vvv('SCREENCONNECT: session %s %s' % (session_id, 'online' if online else 'offline, queuing'),
                     host=self._host_name())
         return self
 
@@ -251,16 +254,18 @@ class Connection(ConnectionBase):
             seconds = min(seconds, max(1.0, left - 2.0))
         return int(seconds * 1000)
 
-    def _run(self, text, what):
-        """Queue one command and wait for its result; raises on a command the agent cut short."""
+    def _limits(self):
+        return dict(timeout_ms=self._timeout_ms(), max_length=self.get_option('max_output_size'))
+
+    def _run(self, text, what, stdin=None):
+        """Queue one command, wait for its result; raises on a command the agent cut short."""
         self._connect()
-        timeout_ms = self._timeout_ms()
+        limits = self._limits()
         self._commands += 1
         before = self._client.stats['requests']
         try:
-            result = self._backstage.run(text, self._guest.SHELL, timeout_ms=timeout_ms,
-                                         max_length=self.get_option('max_output_size'),
-                                         wait_timeout=timeout_ms / 1000.0 + WAIT_GRACE_SECONDS)
+            result = self._backstage.run(text, self._guest.SHELL, stdin=stdin, allow_offline=self.get_option('queue_when_offline'),
+                                         wait_timeout=limits['timeout_ms'] / 1000.0 + WAIT_GRACE_SECONDS, **limits)
         except _client.ScreenConnectError as error:
             raise AnsibleConnectionFailure('ScreenConnect session %s, %s: %s'
                                            % (self._session_id, what, self._client.redact(str(error))))
@@ -268,44 +273,55 @@ class Connection(ConnectionBase):
                     host=self._host_name())
         if result.killed_after_ms is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent stopped the command: %s (command_timeout %d s)'
-                               % (self._session_id, what, result.agent_message, timeout_ms // 1000))
+                               % (self._session_id, what, result.agent_message, limits['timeout_ms'] // 1000))
         if result.truncated_at is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent cut the output: %s (raise max_output_size)'
                                % (self._session_id, what, result.agent_message))
         if not result.complete or result.rc is None:
-            raise AnsibleError('ScreenConnect session %s, %s: the output came back incomplete: %s'
-                               % (self._session_id, what, to_text(result.raw)[-500:]))
+            raise AnsibleError('ScreenConnect session %s, %s: %s' % (self._session_id, what, result.error))
         return result
 
-    def _fits(self, text):
-        return len(to_bytes(_backstage.frame(text, self._guest.SHELL, _backstage.new_markers(),
-                                             timeout_ms=self._timeout_ms(),
-                                             max_length=self.get_option('max_output_size')))) + FRAME_SLACK \
-            <= self.get_option('max_command_size')
+    def _fits(self, text, stdin=None):
+        framed = _backstage.frame(text, self._guest.SHELL, _backstage.new_markers(), stdin=stdin, **self._limits())
+        return len(to_bytes(framed)) + FRAME_SLACK <= self.get_option('max_command_size')
 
     def _chunk_size(self):
-        """Raw bytes per chunk command, from the room a chunk's text leaves in max_command_size."""
-        overhead = len(to_bytes(_backstage.frame(self._guest.chunk('x' * 32, 999999, b''), self._guest.SHELL,
-                                                 _backstage.new_markers(), timeout_ms=self._timeout_ms(),
-                                                 max_length=self.get_option('max_output_size'))))
-        room = self.get_option('max_command_size') - overhead - FRAME_SLACK
-        size = room // 4 * 3
+        """Raw bytes per chunk command: what the room left in max_command_size holds, measured on the framed
+        text (PowerShell's frame encodes the command once more, so the cost per byte differs)."""
+        def framed(data):
+            return len(to_bytes(_backstage.frame(self._guest.chunk('x' * 32, 999999, data), self._guest.SHELL,
+                                                 _backstage.new_markers(), **self._limits())))
+        probe = 3 * 1024
+        empty = framed(b'')
+        per_byte = float(framed(b'\0' * probe) - empty) / probe
+        size = int((self.get_option('max_command_size') - empty - FRAME_SLACK) / per_byte) // 3 * 3
         if size < MIN_CHUNK:
             raise AnsibleError('msp.screenconnect.screenconnect: max_command_size %d leaves no room for file chunks: '
-                               'raise it to at least %d' % (self.get_option('max_command_size'), overhead + 2 * MIN_CHUNK))
+                               'raise it to at least %d' % (self.get_option('max_command_size'),
+                                                            empty + FRAME_SLACK + int(MIN_CHUNK * per_byte) + 1))
         return size
 
     def _stage(self, data, what):
-        """Write data to the guest's staging directory in numbered chunks; returns (token, count)."""
+        """Queue data into the guest's staging directory in numbered chunks; returns (token, count).
+
+        The chunks are sent without waiting for their output (one request each): the command that uses
+        them waits on the guest until every part is there and checks them, and the backstage layer
+        passes over their outputs when it looks for that command's own."""
         token = uuid.uuid4().hex
         size = self._chunk_size()
         count = max(1, (len(data) + size - 1) // size)
+        before = self._client.stats['requests']
         for index in range(count):
-            result = self._run(self._guest.chunk(token, index, data[index * size:(index + 1) * size]),
-                               '%s, chunk %d of %d' % (what, index + 1, count))
-            if result.rc != 0:
-                raise AnsibleError('ScreenConnect session %s, %s, chunk %d of %d: %s'
-                                   % (self._session_id, what, index + 1, count, _result_text(result)))
+            text = _backstage.frame(self._guest.chunk(token, index, data[index * size:(index + 1) * size]),
+                                    self._guest.SHELL, _backstage.new_markers(), **self._limits())
+            self._commands += 1
+            try:
+                self._backstage.send(text)
+            except _client.ScreenConnectError as error:
+                raise AnsibleConnectionFailure('ScreenConnect session %s, %s, chunk %d of %d: %s'
+                                               % (self._session_id, what, index + 1, count, self._client.redact(str(error))))
+        display.vvv('SCREENCONNECT: %s: %d bytes in %d chunks, %d requests'
+                    % (what, len(data), count, self._client.stats['requests'] - before), host=self._host_name())
         return token, count
 
     # ---- ConnectionBase ------------------------------------------------------------------------
@@ -314,11 +330,11 @@ class Connection(ConnectionBase):
         self._connect()
         display.vvv('SCREENCONNECT: EXEC %s' % (cmd if len(cmd) < 2000 else cmd[:2000] + '...'), host=self._host_name())
         if self._windows:
-            text = self._windows_command(cmd, in_data)
+            text, stdin = self._windows_command(cmd, in_data), None
         else:
-            text = self._posix_command(cmd, in_data)
-        result = self._run(text, 'command')
-        stdout, stderr = _as_bytes(result.stdout), _as_bytes(result.stderr)
+            text, stdin = self._posix_command(cmd, in_data)
+        result = self._run(text, 'command', stdin=stdin)
+        stdout, stderr = result.stdout_bytes or b'', result.stderr_bytes or b''
         if sudoable and self.become and getattr(self.become, '_id', None):
             # The agent cannot answer a password prompt: say so rather than fail on a half-run module.
             if self.become.prompt and self.become.check_password_prompt(stdout + stderr):
@@ -329,14 +345,16 @@ class Connection(ConnectionBase):
         return result.rc, stdout, stderr
 
     def _posix_command(self, cmd, in_data):
+        """(text, stdin) for sh: in_data rides in the command when it fits, else it is staged first."""
         if in_data is None:
-            return cmd
+            return cmd, None
         payload, compressed = _maybe_compress(in_data)
-        text = _guest_posix.exec_inline(cmd, payload, compressed)
-        if self._fits(text):
-            return text
+        if compressed:
+            cmd = 'gzip -dc | (\n%s\n)' % cmd
+        if self._fits(cmd, stdin=payload):
+            return cmd, payload
         token, count = self._stage(payload, 'module input')
-        return _guest_posix.exec_staged(cmd, token, count, compressed)
+        return _guest_posix.exec_staged(cmd, token, count), None
 
     def _windows_command(self, cmd, in_data):
         script = _guest_windows.decode_encoded_command(cmd)
@@ -383,16 +401,19 @@ class Connection(ConnectionBase):
                                'fetch %s at %d' % (in_path, offset))
             if result.rc != 0:
                 raise AnsibleError('failed to fetch %s from %s: %s' % (in_path, self._host_name(), _result_text(result)))
-            text = to_text(_as_bytes(result.stdout))
+            output = result.stdout_bytes or b''
             if size is None:
                 try:
-                    size, sha256, text = self._guest.parse_fetch_header(text)
+                    size, sha256, output = self._guest.parse_fetch_header(output)
                 except ValueError as error:
                     raise AnsibleError('failed to fetch %s from %s: %s' % (in_path, self._host_name(), error))
-            try:
-                piece = base64.b64decode(''.join(text.split()), validate=True)
-            except (TypeError, ValueError) as error:
-                raise AnsibleError('failed to fetch %s from %s: bad base64 at offset %d: %s' % (in_path, self._host_name(), offset, error))
+            piece = output
+            if self._guest.FETCH_BASE64:
+                try:
+                    piece = base64.b64decode(b''.join(output.split()), validate=True)
+                except (TypeError, ValueError) as error:
+                    raise AnsibleError('failed to fetch %s from %s: bad base64 at offset %d: %s'
+                                       % (in_path, self._host_name(), offset, error))
             if len(piece) != min(window, size - offset):
                 raise AnsibleError('failed to fetch %s from %s: %d bytes came at offset %d, expected %d (did the file change?)'
                                    % (in_path, self._host_name(), len(piece), offset, min(window, size - offset)))
@@ -405,9 +426,16 @@ class Connection(ConnectionBase):
             target.write(data)
 
     def _fetch_window(self):
-        """Raw bytes per fetch command: their base64 (76-character lines) and the header fit in #maxlength."""
-        room = self.get_option('max_output_size') - 200
-        return max(MIN_CHUNK, room * 76 // 77 // 4 * 3 // 1024 * 1024)
+        """Raw bytes per fetch command, so that its framed output (the header line, the bytes, base64 once
+        more on Windows) fits in #maxlength."""
+        limit = self.get_option('max_output_size')
+        window = limit
+        while window > MIN_CHUNK:
+            output = window if not self._guest.FETCH_BASE64 else (window + 2) // 3 * 4
+            if _backstage.framed_length(output + 120) <= limit:
+                return window
+            window = window * 9 // 10 // 1024 * 1024
+        return MIN_CHUNK
 
     def reset(self):
         self.close()
@@ -435,14 +463,8 @@ class Connection(ConnectionBase):
             display.warning('msp.screenconnect.screenconnect: cannot write stats_file %s: %s' % (path, error))
 
 
-def _as_bytes(value):
-    if value is None:
-        return b''
-    return value if isinstance(value, bytes) else to_bytes(value, errors='surrogate_or_strict')
-
-
 def _result_text(result):
-    text = to_text(_as_bytes(result.stderr)).strip() or to_text(_as_bytes(result.stdout)).strip()
+    text = (result.stderr or '').strip() or (result.stdout or '').strip()
     return 'rc %s: %s' % (result.rc, text[-2000:] or '(no output)')
 
 

@@ -506,10 +506,10 @@ class Backstage:
         _session, events = self._details()
         return find_output(events, text, after_event_id, begin_marker)
 
-    def wait(self, after_event_id, timeout, text, begin_marker=None):
+    def wait(self, after_event_id, timeout, text, begin_marker=None, offline_fails=True):
         """Poll until the output of `text` (queued after the event `after_event_id`) arrives; its raw
-        text. Raises OutputTimeoutError after `timeout` seconds. A failed read is a BackstageError
-        that says the command was queued."""
+        text. Raises OutputTimeoutError after `timeout` seconds. A failed read, or (offline_fails) a
+        guest that went offline meanwhile, is a BackstageError that says the command was queued."""
         started = self._clock()
         deadline = started + timeout
         polls = 0
@@ -528,6 +528,10 @@ class Backstage:
                                      server_message=error.server_message, may_have_run=True)
             if output is not None:
                 return output
+            if offline_fails and self.session is not None and not self.session.get('online'):
+                raise BackstageError('the guest of session %s went offline while its command was pending: the command '
+                                     'may have run, or will run when it connects again' % self.session_id,
+                                     method='GetSessionDetailsBySessionID', may_have_run=True)
         raise OutputTimeoutError(self.session_id, self._clock() - started, polls)
 
     def run(self, command, shell='sh', timeout_ms=None, max_length=None, wait_timeout=None, stdin=None,

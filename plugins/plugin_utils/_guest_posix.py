@@ -20,6 +20,8 @@ import base64
 import re
 
 SHELL = 'sh'
+# fetch_window's bytes come as they are: the backstage frame encodes stdout itself.
+FETCH_BASE64 = False
 # Exit codes of our own checks, so a failure is told apart from the command's own codes.
 RC_STAGING = 71
 RC_CHUNK = 72
@@ -81,19 +83,11 @@ def _cat_parts(count):
     return 'i=0; while [ "$i" -lt %d ]; do cat "$d/$i" || exit %d; i=$((i + 1)); done' % (count, RC_CHECK)
 
 
-def exec_inline(cmd, in_data=None, compressed=False):
-    """cmd with in_data on its stdin, both in this one command (in_data may be gzip-compressed)."""
-    if in_data is None:
-        return cmd
-    decode = 'b64d | gzip -dc' if compressed else 'b64d'
-    return _HELPERS + "printf '%%s' '%s' | %s | (\n%s\n)" % (_b64(in_data), decode, cmd)
-
-
-def exec_staged(cmd, token, count, compressed=False, wait_seconds=60):
-    """cmd with the staged chunks, joined, on its stdin; the staging directory goes afterwards."""
-    decode = ' | gzip -dc' if compressed else ''
+def exec_staged(cmd, token, count, wait_seconds=60):
+    """cmd with the staged chunks, joined, on its stdin; the staging directory goes afterwards.
+    (Input small enough for one command rides in it instead: the backstage layer's stdin.)"""
     return (_HELPERS + _enter_staging(token) + _await_parts(count, wait_seconds)
-            + '{ %s; }%s | (\n%s\n)\nrc=$?\nrm -rf "$d"\nexit $rc' % (_cat_parts(count), decode, cmd))
+            + '{ %s; } | (\n%s\n)\nrc=$?\nrm -rf "$d"\nexit $rc' % (_cat_parts(count), cmd))
 
 
 def _install(target, size, sha256):
@@ -128,8 +122,8 @@ def put_staged(target, token, count, size, sha256, wait_seconds=60):
 
 
 def fetch_window(source, offset, length, first=False):
-    """base64 of `length` bytes of source from `offset` (a multiple of length); the first also prints
-    'size sha256' on a line of its own."""
+    """`length` bytes of source from `offset` (a multiple of length), as they are; the first also
+    prints 'size sha256' on a line of its own before them."""
     if offset % length:
         raise ValueError('offset must be a multiple of the window length')
     text = _HELPERS + 'f=%s\n' % quote(source)
@@ -137,13 +131,13 @@ def fetch_window(source, offset, length, first=False):
              % (_sh_text(source), RC_MISSING_FILE))
     if first:
         text += 'echo "$(($(wc -c <"$f"))) $(sha "$f")"\n'
-    return text + 'dd if="$f" bs=%d skip=%d count=1 2>/dev/null | base64\n' % (length, offset // length)
+    return text + 'dd if="$f" bs=%d skip=%d count=1 2>/dev/null\n' % (length, offset // length)
 
 
-def parse_fetch_header(text):
-    """'size sha256' from the first window's output -> (size, sha256, rest)."""
-    line, _sep, rest = text.partition('\n')
-    match = re.match(r'^\s*(\d+) ([0-9a-f]{64})\s*$', line)
+def parse_fetch_header(output):
+    """'size sha256' from the first window's output (bytes) -> (size, sha256, the bytes after that line)."""
+    line, _sep, rest = output.partition(b'\n')
+    match = re.match(br'^\s*(\d+) ([0-9a-f]{64})\s*$', line)
     if not match:
         raise ValueError('unexpected answer to the file check: %r' % line[:200])
-    return int(match.group(1)), match.group(2), rest
+    return int(match.group(1)), match.group(2).decode('ascii'), rest

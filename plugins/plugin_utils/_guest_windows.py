@@ -21,6 +21,8 @@ import re
 from ansible_collections.msp.screenconnect.plugins.plugin_utils._guest_posix import parse_fetch_header  # noqa: F401 pylint: disable=unused-import
 
 SHELL = 'powershell'
+# PowerShell's output is text: fetch_window prints base64.
+FETCH_BASE64 = True
 RC_STAGING = 71
 RC_CHUNK = 72
 RC_PARTS_MISSING = 73

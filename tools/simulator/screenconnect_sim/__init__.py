@@ -37,7 +37,8 @@ Control endpoints for tests (no auth, never rate limited, never recorded)
     POST /_sim/reset           {"fleet": false}: clears requests, counters, faults
     POST /_sim/faults          JSON list of fault rules (replaces the current list)
     POST /_sim/config          {"spelling", "rate_limit", "rate_burst", "omit_active_connections",
-                                "allowed_origin", "command_delay", "token_ttl", "variations"}
+                                "allowed_origin", "command_delay", "token_ttl", "variations",
+                                "max_command_length"}
     POST /_sim/sessions        add a session: {"name", "machine_name", "custom_properties",
                                 "online", "os", "session_type"} -> {"SessionID": id}
     POST /_sim/revoke-tokens   forget every OAuth token issued
@@ -78,7 +79,11 @@ Other choices: omit_active_connections leaves ActiveConnections out of every Ses
 (lists, by id, the Session of details; details keep their "Connections"); write faults answer
 "session manager fault: <detail>"; a command on an online guest gets its RanCommand event
 command_delay seconds after it was queued (computed lazily at read time); an offline guest only
-gets the QueuedCommand event. Event times of writes run on a clock that starts at the fleet's
+gets the QueuedCommand event. A command the collection framed (begin/end markers, base64 stdout
+and stderr, exit code) gets the framed answer of its canned output (framing.py), cut by #maxlength
+and #timeout as the agent cuts (agent.py). max_command_length (Simulator(), configure(),
+--max-command-length; 0 = none) refuses a longer SendCommandToSession with HTTP 413 before
+anything is queued. Event times of writes run on a clock that starts at the fleet's
 base date (derived from the fleet seed) when the simulator is created.
 """
 

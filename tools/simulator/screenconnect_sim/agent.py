@@ -6,13 +6,30 @@ the real client's package does. It speaks the simulator's agent protocol (relay.
 ScreenConnect's):
 - Hello: the session comes online with this host's name, PRETTY_NAME, kernel, address, CPU and
   memory, and the launch parameters the installer carried (ClientLaunchParameters.txt);
-- Poll: backstage commands queued for the session run here with /bin/sh, each in its own thread;
-  their output (stdout and stderr) goes back as the command's result, with the directives of the
-  first lines applied: #timeout=<ms> (10 s by default, then the command's process group is
-  killed), #maxlength=<chars> (5000 by default); #!ps needs pwsh on the host;
+- Poll: backstage commands queued for the session run here, each in its own thread, as the real
+  agent runs them (docs/screenconnect-api.md, "Commands on the guest"):
+  - the directives of the first lines apply: #timeout=<ms> (10 s by default; then the command's
+    process group is killed), #maxlength=<chars> (5000 by default), #!ps (PowerShell: pwsh, when
+    the host has it);
+  - the rest runs from a script file (/bin/sh FILE, pwsh -File FILE.ps1), so a command of any
+    length runs (Linux caps one argument at 128 KiB; `sh -c TEXT` would not);
+  - stdout and stderr come back as one text; a command cut short ends with the agent's own line:
+    `Killed after N milliseconds` (past #timeout) or `Truncated output at N characters` (output
+    cut at #maxlength), on a line of its own;
 - Bye when the service stops (SIGTERM): the session goes offline.
-The session id is generated at the first start and kept in /var/lib/connectwisecontrol-<id>/,
-which the package's purge removes: a reinstall is a new session, as with the real client.
+The session id is generated at the first start and kept in the state directory, by default
+/var/lib/connectwisecontrol-<id>/, which the package's purge removes: a reinstall is a new session,
+as with the real client.
+
+Without root, as a plain process against any simulator (a test does this):
+
+    mkdir -p /tmp/a && cp agent.py /tmp/a/
+    echo '{"server": "http://127.0.0.1:8040", "state_dir": "/tmp/a/state"}' > /tmp/a/agent.json
+    python3 /tmp/a/agent.py                # or: python3 agent.py /path/to/agent.json
+
+agent.json: `server` (required), `state_dir` (optional); the config file is agent.json beside
+agent.py unless a path is given as the only argument. ClientLaunchParameters.txt and version.txt
+beside agent.py are optional. SIGTERM says Bye and stops.
 """
 
 import json
@@ -23,6 +40,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -86,9 +104,9 @@ def guest_info(server):
             'LoggedOnUserName': '', 'ClientVersion': read(os.path.join(HERE, 'version.txt'))}
 
 
-def run_command(text):
-    """Run one backstage command as the real agent does on Linux: directives, sh, limits."""
-    timeout_ms, maxlength, shell = TIMEOUT_MS, MAXLENGTH, ['/bin/sh', '-c']
+def directives(text):
+    """(timeout_ms, maxlength, powershell, the command without its directive lines)."""
+    timeout_ms, maxlength, powershell = TIMEOUT_MS, MAXLENGTH, False
     lines = text.replace('\r\n', '\n').split('\n')
     while lines and lines[0].strip().startswith('#'):
         directive = lines[0].strip().lower()
@@ -98,29 +116,59 @@ def run_command(text):
         elif name == '#maxlength' and value.strip().isdigit():
             maxlength = int(value)
         elif directive == '#!ps':
-            if not shutil.which('pwsh'):
-                return 'PowerShell (pwsh) is not installed on this host'
-            shell = ['pwsh', '-NoProfile', '-NonInteractive', '-Command']
+            powershell = True
         elif not directive.startswith('#!'):
             break  # a comment of the command itself
         lines.pop(0)
-    process = subprocess.Popen(shell + ['\n'.join(lines)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, cwd='/', start_new_session=True)
+    return timeout_ms, maxlength, powershell, '\n'.join(lines)
+
+
+def cut_short(output, maxlength, killed_after_ms=None):
+    """The output as the agent reports it: cut at maxlength characters, and the agent's own line
+    for each cut, each on a line of its own."""
+    lines = []
+    if len(output) > maxlength:
+        output = output[:maxlength]
+        lines.append('Truncated output at %d characters' % maxlength)
+    if killed_after_ms is not None:
+        lines.append('Killed after %d milliseconds' % killed_after_ms)
+    if lines and output and not output.endswith('\n'):
+        output += '\n'
+    return output + ''.join(line + '\n' for line in lines)
+
+
+def run_command(text, cwd='/'):
+    """Run one backstage command as the real agent does on Linux: directives, a script file, limits."""
+    timeout_ms, maxlength, powershell, body = directives(text)
+    if powershell and not shutil.which('pwsh'):
+        return 'PowerShell (pwsh) is not installed on this host'
+    workdir = tempfile.mkdtemp(prefix='sc-agent-')
     try:
-        output, _err = process.communicate(timeout=timeout_ms / 1000.0)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the command and whatever it started
-        output, _err = process.communicate()
-    return output.decode('utf-8', 'replace')[:maxlength]
+        script = os.path.join(workdir, 'command.ps1' if powershell else 'command.sh')
+        with open(script, 'w', encoding='utf-8') as handle:
+            handle.write(body + '\n')
+        shell = ['pwsh', '-NoProfile', '-NonInteractive', '-File'] if powershell else ['/bin/sh']
+        process = subprocess.Popen(shell + [script], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True)
+        killed = None
+        try:
+            output, _err = process.communicate(timeout=timeout_ms / 1000.0)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the command and whatever it started
+            output, _err = process.communicate()
+            killed = timeout_ms
+        return cut_short(output.decode('utf-8', 'replace'), maxlength, killed)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 class Agent:
-    def __init__(self):
-        with open(os.path.join(HERE, 'agent.json')) as handle:
+    def __init__(self, config_path=None):
+        with open(config_path or os.path.join(HERE, 'agent.json')) as handle:
             config = json.load(handle)
         self.server = config['server'].rstrip('/')
         self.launch = read(os.path.join(HERE, 'ClientLaunchParameters.txt'))
-        state = '/var/lib/%s' % os.path.basename(HERE)
+        state = config.get('state_dir') or '/var/lib/%s' % os.path.basename(HERE)
         os.makedirs(state, mode=0o700, exist_ok=True)
         path = os.path.join(state, 'session-id')
         self.session_id = read(path)
@@ -174,7 +222,7 @@ def stop(_signum, _frame):
 
 def main():
     signal.signal(signal.SIGTERM, stop)
-    agent = Agent()
+    agent = Agent(sys.argv[1] if len(sys.argv) > 1 else None)
     try:
         agent.serve()
     except (Stopped, KeyboardInterrupt):

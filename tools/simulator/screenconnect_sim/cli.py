@@ -47,6 +47,8 @@ def main(argv=None):
                             '%s: %s' % item for item in sorted(VARIATIONS.items())))
     parser.add_argument('--command-delay', type=float, default=0.2,
                         help='seconds until a queued command on an online guest shows its RanCommand event')
+    parser.add_argument('--max-command-length', type=int, default=0,
+                        help='SendCommandToSession refuses longer commands with HTTP 413 (default 0 = no limit)')
     parser.add_argument('--record', help='append each recorded request to this JSON lines file')
     parser.add_argument('--certfile', help='serve HTTPS with this certificate (PEM)')
     parser.add_argument('--keyfile', help='private key of --certfile')
@@ -60,7 +62,7 @@ def main(argv=None):
                         token_ttl=args.token_ttl, allowed_origin=args.allowed_origin, instance_id=args.instance_id,
                         omit_active_connections=args.omit_active_connections, command_delay=args.command_delay,
                         port=args.port, certfile=args.certfile, keyfile=args.keyfile, host=args.host,
-                        record=args.record, variations=args.variation)
+                        record=args.record, variations=args.variation, max_command_length=args.max_command_length)
     except ValueError as error:
         parser.error(str(error))
     sim.start()

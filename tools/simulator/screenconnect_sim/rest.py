@@ -142,6 +142,11 @@ class RestApi:
         if len(args) != 2 or not isinstance(args[1], str):
             raise sm_fault('SendCommandToSession takes 2 arguments')
         s = self._session_arg(args[0])
+        limit = self.max_command_length
+        if limit and len(args[1]) > limit:
+            # Refused before anything is queued (assumed: docs/screenconnect-api.md, commands).
+            return text_answer(413, 'Command too long: %d characters; this server takes at most %d'
+                               % (len(args[1]), limit))
         self.queue_command(s, args[1])
         self._count_write('SendCommandToSession')
         return void_answer()

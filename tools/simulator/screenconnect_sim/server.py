@@ -203,7 +203,8 @@ class SimHandler(BaseHTTPRequestHandler):
                                     'rate_burst': sim.rate_burst, 'allowed_origin': sim.allowed_origin,
                                     'omit_active_connections': sim.omit_active_connections,
                                     'command_delay': sim.command_delay, 'instance_id': sim.instance_id,
-                                    'extension_id': sim.extension_id, 'variations': sorted(sim.variations)})
+                                    'extension_id': sim.extension_id, 'variations': sorted(sim.variations),
+                                    'max_command_length': sim.max_command_length})
             if verb == 'POST' and path.startswith('/_sim/sessions/') and path.endswith(('/connect', '/disconnect')):
                 sid, _sep, action = path[len('/_sim/sessions/'):].rpartition('/')
                 s = sim.find(sid)

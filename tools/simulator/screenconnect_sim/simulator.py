@@ -16,6 +16,7 @@ from .fleet import (EV_CONNECTED, EV_CREATED, EV_DISCONNECTED, EV_QUEUED_COMMAND
                     GUEST_TIME_KEYS, OS_ALIASES, OS_CATALOG, REAL_TYPES, TICKS, Fleet, Session, empty_guest,
                     fmt_time, make_event, make_guid, pad_properties, render_event, render_session, session_json,
                     session_type_of, spelling_of)
+from .framing import framed_answer
 from .installers import CONTENT_TYPES, Installers, command_output
 from .relay import Relay
 from .rest import RestApi
@@ -30,7 +31,7 @@ class Simulator(RestApi, RpcApi, Faults):
                  api_secret='s3cret-rest', api_key='k3y-rpc', oauth_client_id='cid',
                  oauth_client_secret='csecret', token_ttl=3600, allowed_origin=None, instance_id=None,
                  omit_active_connections=False, command_delay=0.2, port=0, certfile=None, keyfile=None,
-                 host='127.0.0.1', record=None, extension_id=EXTENSION_ID, variations=()):
+                 host='127.0.0.1', record=None, extension_id=EXTENSION_ID, variations=(), max_command_length=0):
         spelling = spelling_of(spelling)
         self.session_count = sessions
         self.seed = seed
@@ -44,6 +45,8 @@ class Simulator(RestApi, RpcApi, Faults):
         self.variations = check_variations(variations)  # see faults.VARIATIONS
         self.omit_active_connections = omit_active_connections
         self.command_delay = command_delay
+        # Longer commands are refused (rest.py); 0: no limit.
+        self.max_command_length = int(max_command_length or 0)
         self.port = port
         self.host = host
         self.certfile = certfile
@@ -123,7 +126,7 @@ class Simulator(RestApi, RpcApi, Faults):
 
     def configure(self, **config):
         unknown = set(config) - {'spelling', 'rate_limit', 'rate_burst', 'omit_active_connections',
-                                 'allowed_origin', 'command_delay', 'token_ttl', 'variations'}
+                                 'allowed_origin', 'command_delay', 'token_ttl', 'variations', 'max_command_length'}
         if unknown:
             raise ValueError('unknown config key(s): %s' % ', '.join(sorted(unknown)))
         with self.lock:
@@ -137,6 +140,8 @@ class Simulator(RestApi, RpcApi, Faults):
                 self.allowed_origin = config['allowed_origin'] or None
             if 'command_delay' in config:
                 self.command_delay = float(config['command_delay'])
+            if 'max_command_length' in config:
+                self.max_command_length = int(config['max_command_length'] or 0)
             if 'token_ttl' in config:
                 self.token_ttl = float(config['token_ttl'])
             if 'variations' in config:
@@ -309,8 +314,11 @@ class Simulator(RestApi, RpcApi, Faults):
         return {'Session': session, 'Events': events, 'Connections': connections}
 
     def command_result(self, s, command):
-        """What the guest answers to a command; with cmd_echo, cmd's prompt and the command come first."""
-        output = command_output(s, command)
+        """What the guest answers to a command; with cmd_echo, cmd's prompt and the command come first.
+        A command framed by the collection gets the framed answer of its canned output (framing.py)."""
+        output = framed_answer(s.guest, command)
+        if output is None:
+            output = command_output(s, command)
         lines = [line for line in command.replace('\r\n', '\n').split('\n') if line.strip()]
         body = [line for line in lines if not line.strip().startswith('#')]
         powershell = any(line.strip().lower() == '#!ps' for line in lines)

@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 
@@ -115,13 +116,54 @@ def test_the_deb_carries_the_agent_and_its_server(sim, tmp_path):
 
 def test_agent_runs_commands_with_the_directives():
     assert agent.run_command('echo one; echo two >&2') == 'one\ntwo\n'
-    assert agent.run_command('#maxlength=3\necho 123456') == '123'
-    started = time.monotonic()
-    assert agent.run_command('#timeout=500\necho started; sleep 20; echo finished') == 'started\n'
-    assert time.monotonic() - started < 5
     # a comment after the directives belongs to the command
     assert agent.run_command('#maxlength=100\n# a comment\necho ok') == 'ok\n'
-    assert agent.run_command('printf "%06000d" 0') == '0' * 5000  # 5000 characters by default
+
+
+def test_agent_cuts_output_with_its_own_lines():
+    assert agent.run_command('#maxlength=3\necho 123456') == '123\nTruncated output at 3 characters\n'
+    # 5000 characters by default
+    assert agent.run_command('printf "%06000d" 0') == '0' * 5000 + '\nTruncated output at 5000 characters\n'
+    assert agent.run_command('#maxlength=4\nprintf 1234') == '1234'  # exactly the limit: nothing cut
+    started = time.monotonic()
+    killed = agent.run_command('#timeout=500\necho started; sleep 20; echo finished')
+    assert killed == 'started\nKilled after 500 milliseconds\n'
+    assert time.monotonic() - started < 5
+    both = agent.run_command('#timeout=300\n#maxlength=2\necho abc; sleep 20')
+    assert both == 'ab\nTruncated output at 2 characters\nKilled after 300 milliseconds\n'
+
+
+def test_agent_runs_commands_longer_than_one_argument_may_be():
+    # Linux takes at most 128 KiB in one argument: `sh -c TEXT` fails on this, a script file does not.
+    payload = 'x' * (300 * 1024)
+    output = agent.run_command("#maxlength=400000\ncat <<'EOF' | wc -c\n%s\nEOF" % payload)
+    assert output.strip() == str(len(payload) + 1)
+
+
+def test_agent_as_a_plain_process_with_its_own_state_dir(sim, tmp_path, monkeypatch):
+    """What an integration target does: agent.py without root, its session id kept in state_dir."""
+    home = tmp_path / 'agent'
+    home.mkdir()
+    shutil.copy(agent.__file__, str(home / 'agent.py'))
+    (home / 'agent.json').write_text(json.dumps({'server': sim.url, 'state_dir': str(tmp_path / 'state')}))
+    process = subprocess.Popen([sys.executable, str(home / 'agent.py')], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while not (tmp_path / 'state' / 'session-id').exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        sid = (tmp_path / 'state' / 'session-id').read_text().strip()
+        while time.monotonic() < deadline and not (sc(sim, 'GetSessionBySessionID', sid) or [{}])[0].get(
+                'ActiveConnections'):
+            time.sleep(0.1)
+        sc(sim, 'SendCommandToSession', sid, '#timeout=5000\necho "$0" >&2; echo été')
+        while time.monotonic() < deadline and not ran(sim, sid):
+            time.sleep(0.1)
+        output = ran(sim, sid)[0]
+        assert output.endswith('été\n') and output.split('\n')[0].endswith('command.sh'), output
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+    assert sc(sim, 'GetSessionBySessionID', sid)[0]['ActiveConnections'] == []  # Bye: offline
 
 
 def test_after_a_fleet_reset_the_agent_says_hello_again(monkeypatch):

@@ -28,7 +28,7 @@ SIMULATOR = {'sessions': 150, 'seed': 5, 'api_secret': SECRET, 'command_delay': 
 def fresh(sim):
     sim.reset()
     sim.configure(spelling='nested', rate_limit=0, rate_burst=30, omit_active_connections=False,
-                  allowed_origin=None, command_delay=0.05, variations=())
+                  allowed_origin=None, command_delay=0.05, variations=(), max_command_length=0)
     yield
 
 
@@ -127,6 +127,21 @@ def test_fifty_thousand_sessions_start_and_filter_fast():
         big.stop()
 
 
+def test_max_command_length_refuses_longer_commands_before_queueing(sim):
+    sid = sim.add_session(name='LONG-1', os='linux')
+    sim.configure(max_command_length=20)
+    assert rest(sim, 'SendCommandToSession', [sid, 'echo ' + 'x' * 15]).status_code == 200  # 20: taken
+    refused = rest(sim, 'SendCommandToSession', [sid, 'echo ' + 'x' * 16])
+    assert refused.status_code == 413 and refused.text == 'Command too long: 21 characters; this server takes at most 20'
+    events = sc(sim, 'GetSessionDetailsBySessionID', sid)['Events']
+    assert [e['Data'] for e in events if e['EventType'] == 44] == ['echo ' + 'x' * 15]
+    assert sim.stats()['writes'] == {'SendCommandToSession': 1}
+    # the control endpoint sets and shows it; 0 is no limit
+    requests.post(sim.url + '/_sim/config', json={'max_command_length': 0}, timeout=5).raise_for_status()
+    assert requests.get(sim.url + '/_sim/config', timeout=5).json()['max_command_length'] == 0
+    assert rest(sim, 'SendCommandToSession', [sid, 'x' * 100000]).status_code == 200
+
+
 def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     port_file = tmp_path / 'url'
     record = tmp_path / 'requests.jsonl'
@@ -154,7 +169,7 @@ def test_cli_starts_prints_writes_port_file_and_stops(tmp_path):
     assert SECRET not in record.read_text()
     helptext = subprocess.run([sys.executable, 'tools/simulator/screenconnect_sim', '--help'], cwd=REPO,
                               capture_output=True, text=True, check=False)
-    assert helptext.returncode == 0 and '--rate-limit' in helptext.stdout
+    assert helptext.returncode == 0 and '--rate-limit' in helptext.stdout and '--max-command-length' in helptext.stdout
 
 
 # ---- spellings -------------------------------------------------------------------------------

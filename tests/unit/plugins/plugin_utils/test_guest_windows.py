@@ -112,7 +112,7 @@ def test_fetch_windows():
 
 
 def test_fetch_header_is_the_posix_one():
-    assert guest.parse_fetch_header('12 %s\r\nAAAA' % ('0' * 64)) == (12, '0' * 64, 'AAAA')
+    assert guest.parse_fetch_header(b'12 %s\r\nAAAA' % (b'0' * 64)) == (12, '0' * 64, b'AAAA')
 
 
 def test_token_must_be_plain():
