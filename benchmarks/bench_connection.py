@@ -141,7 +141,7 @@ class Bench:
         with open(os.path.join(self.work, 'ssh.ini'), 'w') as handle:
             handle.write('%s ansible_host=%s ansible_user=%s ansible_ssh_private_key_file=%s '
                          "ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null' "
-                         'ansible_python_interpreter=auto_silent\n'
+                         'ansible_python_interpreter=/usr/bin/python3\n'
                          % (self.host, info['address'], info['user'], info['key']))
         with open(os.path.join(self.work, 'blob.bin'), 'wb') as handle:
             handle.write(os.urandom(2 * 1024 * 1024))
@@ -164,7 +164,7 @@ class Bench:
         # A static inventory: the runs then send no inventory request, every request is the plugin's.
         with open(os.path.join(self.work, 'sc.ini'), 'w') as handle:
             handle.write('%s ansible_connection=msp.screenconnect.screenconnect ansible_screenconnect_session_id=%s '
-                         'ansible_python_interpreter=auto_silent\n' % (self.host, session_id))
+                         'ansible_python_interpreter=/usr/bin/python3\n' % (self.host, session_id))
         print('== agent deployed over SSH; session %s' % session_id, flush=True)
 
     def down(self):
