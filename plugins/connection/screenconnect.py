@@ -30,7 +30,8 @@ description:
   - "Cost: every command is one C(SendCommandToSession) plus polls of C(GetSessionDetailsBySessionID); the first
     command of a task adds one details request (online check). The shared rate limit (O(rate_limit)) bounds all forks
     together. The requests of each task are logged at C(-vvv), and added to O(stats_file) when it is set."
-author: msp.screenconnect contributors
+author:
+  - MSP ScreenConnect maintainers (@msp-ansible)
 extends_documentation_fragment:
   - msp.screenconnect.connection
   - msp.screenconnect.connection.plugins
@@ -87,6 +88,43 @@ options:
     default: false
     vars:
       - name: ansible_screenconnect_queue_when_offline
+  pipelining:
+    description:
+      - Run modules with their input inside the command (or staged in chunks) instead of copying them to a temporary
+        file first; a module then costs one command instead of about five.
+      - On by default, unlike other connection plugins, as every command here costs API requests. C(become) with
+        C(su) turns it off for that task (Ansible's rule).
+    type: bool
+    default: true
+    env:
+      - name: ANSIBLE_PIPELINING
+    ini:
+      - section: defaults
+        key: pipelining
+      - section: connection
+        key: pipelining
+    vars:
+      - name: ansible_pipelining
+      - name: ansible_screenconnect_pipelining
+  payload_cache:
+    description:
+      - Keep each Python module's code (its AnsiballZ zip data) on Linux and macOS hosts, in O(payload_cache_dir),
+        named by a hash of its content, so later tasks send only the module's wrapper and arguments. A module whose code is not there yet exits before it runs; its code is then sent in
+        chunks, checked by SHA-256, and the module runs.
+      - The directory and its files must belong to the agent's user and be writable by no one else, or they are not
+        used.
+    type: bool
+    default: true
+    vars:
+      - name: ansible_screenconnect_payload_cache
+  payload_cache_dir:
+    description:
+      - The directory of O(payload_cache) on the host, created when missing. Every user that modules run as (C(become))
+        must be able to read it.
+    type: str
+    default: /tmp/.ansible-screenconnect-payloads
+    vars:
+      - name: ansible_screenconnect_payload_cache_dir
   stats_file:
     description:
       - When set, one JSON line per task is appended to this file on the controller, with the host, the session, the
@@ -188,6 +226,7 @@ class Connection(ConnectionBase):
     @property
     def allow_executable(self):
         return not self._windows
+
     # ---- the guest's family ----------------------------------------------------------------------
     @property
     def _windows(self):
@@ -272,8 +311,9 @@ class Connection(ConnectionBase):
         display.vvv('SCREENCONNECT: %s: rc %s, %d requests' % (what, result.rc, self._client.stats['requests'] - before),
                     host=self._host_name())
         if result.killed_after_ms is not None:
-            raise AnsibleError('ScreenConnect session %s, %s: the agent stopped the command: %s (command_timeout %d s)'
-                               % (self._session_id, what, result.agent_message, limits['timeout_ms'] // 1000))
+            raise AnsibleError('ScreenConnect session %s, %s: the agent stopped the command: %s (its #timeout was %d ms: '
+                               'raise command_timeout, or the task timeout)' % (self._session_id, what, result.agent_message,
+                                                                                 limits['timeout_ms']))
         if result.truncated_at is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent cut the output: %s (raise max_output_size)'
                                % (self._session_id, what, result.agent_message))
@@ -330,10 +370,9 @@ class Connection(ConnectionBase):
         self._connect()
         display.vvv('SCREENCONNECT: EXEC %s' % (cmd if len(cmd) < 2000 else cmd[:2000] + '...'), host=self._host_name())
         if self._windows:
-            text, stdin = self._windows_command(cmd, in_data), None
+            result = self._run(self._windows_command(cmd, in_data), 'command')
         else:
-            text, stdin = self._posix_command(cmd, in_data)
-        result = self._run(text, 'command', stdin=stdin)
+            result = self._posix_exec(cmd, in_data)
         stdout, stderr = result.stdout_bytes or b'', result.stderr_bytes or b''
         if sudoable and self.become and getattr(self.become, '_id', None):
             # The agent cannot answer a password prompt: say so rather than fail on a half-run module.
@@ -343,6 +382,27 @@ class Connection(ConnectionBase):
                                    'no password: remove the become password (ansible_become_password / -K) or allow the '
                                    'user without one' % (self.become.name, self._host_name()))
         return result.rc, stdout, stderr
+
+    def _posix_exec(self, cmd, in_data):
+        """Run cmd with in_data; a Python module's code comes from the guest's payload cache when it is there."""
+        split = None
+        if in_data is not None and self.get_option('payload_cache'):
+            split = _guest_posix.split_payload(in_data, self.get_option('payload_cache_dir'))
+        if split is None:
+            text, stdin = self._posix_command(cmd, in_data)
+            return self._run(text, 'command', stdin=stdin)
+        key, data, light = split
+        cache_dir = self.get_option('payload_cache_dir')
+        text, stdin = self._posix_command(_guest_posix.cached_run(cmd, key, cache_dir), light)
+        result = self._run(text, 'module with cached code', stdin=stdin)
+        if result.rc != _guest_posix.RC_PAYLOAD_MISS or _guest_posix.PAYLOAD_MISS not in (result.stderr or ''):
+            return result
+        # Nothing ran: send the code (checked on arrival) and run the module with it.
+        display.vvv('SCREENCONNECT: module code %s is not on the host yet: sending it' % key[:16], host=self._host_name())
+        token, count = self._stage(data, 'module code')
+        text, stdin = self._posix_command(_guest_posix.cache_store(key, token, count, data, cache_dir)
+                                          + _guest_posix.cached_run(cmd, key, cache_dir), light)
+        return self._run(text, 'module', stdin=stdin)
 
     def _posix_command(self, cmd, in_data):
         """(text, stdin) for sh: in_data rides in the command when it fits, else it is staged first."""

@@ -106,10 +106,9 @@ class MayHaveRunError(BackstageError):
     def __init__(self, session_id, cause):
         self.cause = cause
         message = cause.message if isinstance(cause, ScreenConnectError) else str(cause)
-        if 'not sent again' not in message:
-            message += '; the command may have been queued, so it was not sent again'
         super(MayHaveRunError, self).__init__(
-            'sending the command to session %s: %s' % (session_id, message), status=getattr(cause, 'status', None),
+            'the command may have been queued on session %s (and may run), so it was not sent again: %s'
+            % (session_id, message), status=getattr(cause, 'status', None),
             method=SEND_METHOD, server_message=getattr(cause, 'server_message', None), may_have_run=True)
 
 

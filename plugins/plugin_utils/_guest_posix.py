@@ -17,7 +17,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import base64
+import hashlib
+import io
 import re
+import zipfile
 
 SHELL = 'sh'
 # fetch_window's bytes come as they are: the backstage frame encodes stdout itself.
@@ -28,6 +31,15 @@ RC_CHUNK = 72
 RC_PARTS_MISSING = 73
 RC_CHECK = 74
 RC_MISSING_FILE = 75
+# The payload cache has no copy of a module's code: nothing ran, send it and run again.
+RC_PAYLOAD_MISS = 97
+PAYLOAD_MISS = '__sc_payload_miss__'
+# Modules' code (AnsiballZ zip data) cached on the guest under a hash of its content, so a later task
+# sends only the wrapper and its arguments. A fixed path by default: the module, maybe run by a become
+# user whose environment sudo resets, reads it by this name.
+PAYLOAD_CACHE = '/tmp/.ansible-screenconnect-payloads'
+# The zip data in AnsiballZ wrappers: ZIPDATA = '...' (ansible-core 2.16-2.18), zip_data='...', (2.19+).
+_ZIP_LINE = re.compile(br"^(?P<head>[ \t]*(?:ZIPDATA = |zip_data=))'(?P<data>[A-Za-z0-9+/=]{1024,})'(?P<tail>,?)[ \t]*$", re.M)
 
 # Portable helpers: GNU and BSD tools spell base64 decoding and SHA-256 differently.
 _HELPERS = (
@@ -141,3 +153,60 @@ def parse_fetch_header(output):
     if not match:
         raise ValueError('unexpected answer to the file check: %r' % line[:200])
     return int(match.group(1)), match.group(2).decode('ascii'), rest
+
+
+def split_payload(in_data, cache_dir=PAYLOAD_CACHE):
+    """(key, zip data, light payload) of an AnsiballZ module payload, or None for other input.
+
+    key: a hash of the zip's entries (names and contents, sorted; not their timestamps, which
+    Ansible sets to the build time on every run). light: the payload with the zip data read from
+    the guest's cache file instead."""
+    match = _ZIP_LINE.search(in_data)
+    if not match:
+        return None
+    data = match.group('data')
+    digest = hashlib.sha256()
+    try:
+        with zipfile.ZipFile(io.BytesIO(base64.b64decode(data))) as archive:
+            for info in sorted(archive.infolist(), key=lambda item: item.filename):
+                content = archive.read(info)
+                digest.update(b'%d:%s:%d:' % (len(info.filename), info.filename.encode('utf-8'), len(content)))
+                digest.update(content)
+    except (ValueError, zipfile.BadZipfile, RuntimeError):
+        return None
+    key = digest.hexdigest()
+    reader = ("open(%r).read()" % ('%s/%s' % (cache_dir, key))).encode('utf-8')
+    light = in_data[:match.start()] + match.group('head') + reader + match.group('tail') + in_data[match.end():]
+    return key, data, light
+
+
+def _cache_dir_check(cache_dir):
+    # The cache holds code root runs: its directory must be ours, no symlink, and writable by no one else.
+    return ('c=%s\n'
+            'cache_ok() { [ -d "$c" ] && [ ! -h "$c" ] && [ -O "$c" ] '
+            '&& case $(ls -ld "$c") in ?????w*|????????w*) false ;; *) true ;; esac; }\n' % quote(cache_dir))
+
+
+def cached_run(cmd, key, cache_dir=PAYLOAD_CACHE):
+    """cmd (a module whose payload reads its zip data from the cache), or the miss code when the
+    cache has no trusted copy of it: then nothing ran."""
+    return (_cache_dir_check(cache_dir)
+            + 'f="$c/%s"\n' % key
+            + 'if ! cache_ok || [ ! -f "$f" ] || [ -h "$f" ] || [ ! -O "$f" ]; then echo %s >&2; exit %d; fi\n'
+            % (PAYLOAD_MISS, RC_PAYLOAD_MISS)
+            + cmd)
+
+
+def cache_store(key, token, count, data, cache_dir=PAYLOAD_CACHE, wait_seconds=60):
+    """Join the staged chunks of a module's zip data into the cache (checked by length and SHA-256),
+    as text to put before cached_run()."""
+    return (_HELPERS + _enter_staging(token) + _await_parts(count, wait_seconds) + _cache_dir_check(cache_dir)
+            + '(umask 022; mkdir "$c" 2>/dev/null); cache_ok || { rm -rf "$d"; echo "cannot use the payload cache $c" >&2; exit %d; }\n'
+            % RC_STAGING
+            + 't="$c/%s.$$"\n' % key
+            + '{ %s; } >"$t" && chmod 644 "$t" || { rm -rf "$d" "$t"; exit %d; }\n' % (_cat_parts(count), RC_CHECK)
+            + 'rm -rf "$d"\n'
+            + 'n=$(($(wc -c <"$t")))\n'
+            + '[ "$n" -eq %d ] && [ "$(sha "$t")" = %s ] || { rm -f "$t"; echo "payload cache: the module code arrived damaged" >&2; exit %d; }\n'
+            % (len(data), hashlib.sha256(data).hexdigest(), RC_CHECK)
+            + 'mv -f "$t" "$c/%s"\n' % key)

@@ -117,12 +117,14 @@ def test_cmd_echo_is_dropped_from_stdout_and_kept_in_raw_stdout(play, sim, machi
                   ' poll_interval: 0.2}' % json.dumps(ids))
     assert not result.get('failed'), result
     windows, linux = result['results']
-    assert windows['stdout'] == 'VAR-WIN-1' and windows['stdout_lines'] == ['VAR-WIN-1']
-    assert windows['raw_stdout'] == 'C:\\WINDOWS\\system32>hostname\r\nVAR-WIN-1'
-    assert linux['stdout'] == linux['raw_stdout'] == 'VAR-LNX-1'
+    assert windows['shell'] == 'cmd' and windows['rc'] == 0
+    assert windows['stdout'] == 'VAR-WIN-1\n' and windows['stdout_lines'] == ['VAR-WIN-1']
+    # the echo of the wrapper's first line comes first in the raw output, never in stdout
+    assert windows['raw_stdout'].startswith('C:\\WINDOWS\\system32>@echo off\r\n__scb_')
+    assert linux['shell'] == 'sh' and linux['stdout'] == 'VAR-LNX-1\n' and linux['raw_stdout'].startswith('__scb_')
     ps = play('msp.screenconnect.session_command: {session_id: %s, command: hostname, shell: powershell, wait: true,'
               ' poll_interval: 0.2}' % ids[0])
-    assert ps['results'][0]['stdout'] == ps['results'][0]['raw_stdout'] == 'VAR-WIN-1'
+    assert ps['results'][0]['stdout'] == 'VAR-WIN-1\n' and ps['results'][0]['raw_stdout'].startswith('__scb_')
 
 
 # ---- connection_events: RanCommand under the guest connection ----------------------------------------
@@ -133,9 +135,9 @@ def test_connection_events_outputs_are_found(play, sim, machines):
     result = play('msp.screenconnect.session_command: {session_id: %s, command: "echo under the connection",'
                   ' wait: true, poll_interval: 0.2}' % win.sid)
     assert not result.get('failed'), result
-    assert result['results'][0]['completed'] and result['results'][0]['stdout'] == 'under the connection'
+    assert result['results'][0]['completed'] and result['results'][0]['stdout'] == 'under the connection\n'
     info = play('msp.screenconnect.session_info: {session_id: %s, details: true}' % win.sid)
-    assert info['sessions'][0]['command_outputs'][-1] == 'under the connection'
+    assert info['sessions'][0]['command_outputs'][-1] == result['results'][0]['raw_stdout']
     kinds = [event['event_type'] for event in info['sessions'][0]['events']]
     assert kinds[-2:] == [44, 70]  # the queued command, then its result from the connection
 
@@ -150,8 +152,8 @@ def test_output_is_matched_by_order_when_the_same_command_ran_before(play, sim, 
     try:
         second = play('msp.screenconnect.session_command: {session_id: %s, command: "echo two", wait: true,'
                       ' poll_interval: 0.2}' % off.sid)
-        assert second['results'][0]['stdout'] == 'two', second
-        assert second['results'][0]['raw_stdout'] == 'C:\\WINDOWS\\system32>echo two\r\ntwo'
+        assert second['results'][0]['stdout'] == 'two\n', second
+        assert second['results'][0]['raw_stdout'].startswith('C:\\WINDOWS\\system32>@echo off\r\n__scb_')
     finally:
         sim.set_online(off, False)
 
@@ -194,7 +196,7 @@ def test_event_times_in_milliseconds_are_recent_dates_not_1970(play, sim, machin
     win = machines['windows']
     result = play('msp.screenconnect.session_command: {session_id: %s, command: "echo aged", wait: true,'
                   ' poll_interval: 0.2}' % win.sid)
-    assert result['results'][0]['stdout'] == 'aged', result
+    assert result['results'][0]['stdout'] == 'aged\n', result
     info = play('msp.screenconnect.session_info: {session_id: %s, details: true}' % win.sid)
     times = [event['time'] for event in info['sessions'][0]['events']]
     assert all(time and not time.startswith('1970') for time in times), times

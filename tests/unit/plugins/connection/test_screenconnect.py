@@ -4,10 +4,13 @@ temporary directory, as the simulator's agent does (stdout and stderr in one tex
 
 import base64
 import hashlib
+import io
 import os
 import re
 import signal
 import subprocess
+import sys
+import zipfile
 
 import pytest
 import yaml
@@ -74,8 +77,8 @@ class FakeServer:
         assert method == 'SendCommandToSession' and arguments[0] == SESSION
         self.stats['requests'] += 1
         self.sent.append(arguments[1])
-        if self.send_error:
-            raise self.send_error
+        if self.send_error is not None:
+            raise self.send_error  # pylint: disable=raising-bad-type
         self._event(44, arguments[1])
         if self.online and not self.skip(arguments[1]):
             self._event(70, self.agent(arguments[1]))
@@ -237,21 +240,65 @@ def test_offline_guest_with_queue_when_offline_gets_the_command(server):
     server.online = False
     conn = connection({'ansible_screenconnect_queue_when_offline': True,
                        'ansible_screenconnect_command_timeout': 1})
-    monkey_wait = []
+    waited = []
+
+    def no_output(*args, **kwargs):
+        waited.append(args)
+        raise ScreenConnectError('no output yet', may_have_run=True)
     conn._connect()
-    conn._backstage.wait = lambda *args, **kwargs: monkey_wait.append(args) or (_ for _ in ()).throw(
-        ScreenConnectError('no output yet', may_have_run=True))
+    conn._backstage.wait = no_output
     with pytest.raises(AnsibleConnectionFailure, match='no output yet'):
         conn.exec_command('true')
-    assert len(server.sent) == 1 and monkey_wait
+    assert len(server.sent) == 1 and waited
 
 
 def test_an_ambiguous_send_is_never_repeated(server):
     server.send_error = ScreenConnectError('HTTP 504 from SendCommandToSession', status=504, method='SendCommandToSession',
                                            may_have_run=True)
-    with pytest.raises(AnsibleConnectionFailure, match='may have been queued, so it was not sent again'):
+    with pytest.raises(AnsibleConnectionFailure, match='may have been queued on session .*so it was not sent again'):
         connection().exec_command('true')
     assert len(server.sent) == 1
+
+
+def ansiballz(files, date_time):
+    """A module payload shaped like ansible-core 2.19's AnsiballZ wrapper, printing its zip's files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, 'w', zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files:
+            archive.writestr(zipfile.ZipInfo(name, date_time), content)
+    return ("import base64, io, sys, zipfile\n"
+            "def main(zip_data, params):\n    return zip_data\n"
+            "zip_data = main(\n    params='{}',\n    zip_data='%s',\n)\n"
+            "z = zipfile.ZipFile(io.BytesIO(base64.b64decode(zip_data)))\n"
+            "sys.stdout.write(''.join(z.read(n).decode() for n in sorted(z.namelist())))\n"
+            % base64.b64encode(buffer.getvalue()).decode()).encode()
+
+
+FILES = [('ansible/module_utils/basic.py', 'x = %r\n' % os.urandom(15000).hex()), ('__main__.py', 'print(1)\n')]
+
+
+def test_module_code_is_sent_once_then_read_from_the_guests_cache(server, tmp_path):
+    payload = ansiballz(FILES, (2026, 1, 1, 0, 0, 0))
+    hostvars = {'ansible_screenconnect_payload_cache_dir': str(tmp_path / 'payloads'),
+                'ansible_screenconnect_max_command_size': 20000}
+    expected = ''.join(content for _name, content in sorted(FILES)).encode()
+    assert len(payload) > 20000
+    rc, out, err = connection(hostvars).exec_command(sys.executable + ' -', in_data=payload)
+    assert (rc, out) == (0, expected), err
+    first = server.stats['requests']
+    # the online check, the run that missed (send, poll), the code's chunks, the run (send, poll)
+    assert first == 1 + 2 + (len(server.sent) - 2) + 2 and len(server.sent) > 2
+    # the next task: the same code, built again at another time
+    payload = ansiballz(FILES, (2026, 8, 1, 0, 0, 0))
+    assert connection(hostvars).exec_command(sys.executable + ' -', in_data=payload)[:2] == (0, expected)
+    assert server.stats['requests'] - first == 3
+
+
+def test_payload_cache_can_be_turned_off(server, tmp_path):
+    conn = connection({'ansible_screenconnect_payload_cache': False,
+                       'ansible_screenconnect_payload_cache_dir': str(tmp_path / 'payloads')})
+    assert conn.exec_command(sys.executable + ' -', in_data=ansiballz(FILES, (2026, 1, 1, 0, 0, 0)))[0] == 0
+    assert not (tmp_path / 'payloads').exists() and len(server.sent) == 1
 
 
 # ---- files ---------------------------------------------------------------------------------------
@@ -387,3 +434,26 @@ def test_windows_put_and_fetch_texts(server, monkeypatch, tmp_path):
     conn.put_file(str(tmp_path / 'f'), "'C:\\Temp\\f.txt'")
     assert recorder.texts == [_guest_windows.put_inline('C:\\Temp\\f.txt', b'0123456789',
                                                         hashlib.sha256(b'0123456789').hexdigest())]
+
+
+# ---- become ----------------------------------------------------------------------------------------
+def su_with_password():
+    from ansible.plugins.loader import become_loader
+    become = become_loader.get('su')
+    become.set_options(direct={'become_user': 'alice', 'become_pass': 'secret'})
+    become.build_become_command('true', shell_loader.get('sh'))   # as the action plugin does: sets the prompt
+    return become
+
+
+def test_a_password_prompt_is_refused_clearly(server):
+    conn = connection()
+    conn.set_become_plugin(su_with_password())
+    with pytest.raises(AnsibleError, match='asked for a password on ws-0042: backstage commands cannot answer a prompt') as error:
+        conn.exec_command("printf 'Password: '; exit 1")
+    assert 'secret' not in str(error.value)
+
+
+def test_become_without_a_prompt_runs(server):
+    conn = connection()
+    conn.set_become_plugin(su_with_password())
+    assert conn.exec_command('echo as root, su asks nothing')[:2] == (0, b'as root, su asks nothing\n')

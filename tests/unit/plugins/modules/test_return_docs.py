@@ -38,7 +38,8 @@ def test_api_stats_is_documented_identically(module):
 @pytest.mark.parametrize('module', MODULES)
 def test_examples_use_fully_qualified_names(module):
     keywords = {'name', 'register', 'delegate_to', 'loop', 'when', 'vars', 'check_mode', 'diff', 'changed_when',
-                'run_once', 'no_log', 'module_defaults', 'ignore_errors', 'until', 'retries', 'delay', 'loop_control'}
+                'run_once', 'no_log', 'module_defaults', 'ignore_errors', 'until', 'retries', 'delay', 'loop_control',
+                'failed_when'}
     used = []
     for task in docs(module)['EXAMPLES']:
         actions = [key for key in task if key not in keywords]
