@@ -420,7 +420,8 @@ def find_output(events, text, after_event_id=None, begin_marker=None):
     looked for after the event `after_event_id` when it is among the events; None until it is there.
 
     With `begin_marker`, a RanCommand that does not hold it is someone else's command that ran
-    in between, and is passed over."""
+    in between, and is passed over; and one that holds it is ours even when no QueuedCommand
+    matches `text` (a server that stores the queued text otherwise), the marker being random."""
     start = 0
     if after_event_id:
         for index, event in enumerate(events):
@@ -433,7 +434,9 @@ def find_output(events, text, after_event_id=None, begin_marker=None):
         if event['event_type'] == QUEUED_COMMAND_EVENT and (event['data'] or '').replace('\r\n', '\n').strip() == wanted:
             queued_at = index
     if queued_at is None:
-        return None
+        if begin_marker is None:
+            return None
+        queued_at = start - 1
     for event in events[queued_at + 1:]:
         if event['event_type'] == RAN_COMMAND_EVENT and (begin_marker is None or begin_marker in (event['data'] or '')):
             return event['data']
@@ -444,8 +447,9 @@ class Backstage:
     """Backstage commands to one session through the shared client.
 
     client: a ScreenConnectClient (its rate limiter and retries apply to every request here).
-    marker: the newest event id already known (from an earlier Backstage of the same session),
-    so the first command needs no prepare().
+    marker, session: the newest event id and the normalized session already known (from an earlier
+    Backstage of the same session, or a caller's cache): with both, the first command needs no
+    prepare() (session['online'] is trusted as it is).
     sleep, clock: for tests.
     """
 

@@ -6,10 +6,14 @@ other sessions are still sent, each exactly once.
 The simulator counts what reaches a well-behaved server; the HostileServer serves listings and cut
 answers no real server should, and records every request."""
 
+import base64
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import requests
@@ -209,24 +213,45 @@ def test_a_create_or_api_call_cut_short_reports_changed(hostile, ansible_env, tm
     assert len(hostile.requests_for('CreateSession')) == 1 and len(hostile.requests_for('AddNoteToSession')) == 1
 
 
+def answer_the_wrapped_command(hostile, sessions, output):
+    """In the background: once both sessions were sent the command, their details show it queued and
+    `output` as its wrapped result (the markers are the ones the sent text builds), the first with an
+    event time out of range."""
+    def answer():
+        deadline = time.monotonic() + 30
+        while len(hostile.requests_for('SendCommandToSession')) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        text = json.loads(hostile.requests_for('SendCommandToSession')[0]['body'])[1]
+        halves = re.findall(r"^printf '%s%s[^']*' '([^']*)' '([^']*)'", text, re.M)
+        begin, end = ''.join(halves[0]), ''.join(halves[1])
+        data = '%s\n%s\n.\n%s 0\n' % (begin, base64.b64encode(output).decode(), end)
+        queued = {'EventType': 44, 'Data': text, 'Time': '2026-12-06T03:00:00Z', 'EventID': 'a1'}
+        ran = {'EventType': 70, 'Data': data, 'Time': '2026-12-06T03:00:01Z', 'EventID': 'a2'}
+        out_of_range = dict(ran, Time='9999-12-31T23:59:59-05:00')
+        hostile.program('GetSessionDetailsBySessionID', [
+            {'body': {'Session': sessions[0], 'Events': [queued, out_of_range]}},
+            {'body': {'Session': sessions[1], 'Events': [queued, ran]}}])
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return thread
+
+
 def test_an_unreadable_output_of_one_session_does_not_hide_the_commands_already_queued(hostile, ansible_env, tmp_path):
     """wait: true and one session's details hold an event time out of range: the bad time is read as
     unknown, so both sessions get their output, the task is changed, nothing is sent twice. (A session
     whose details cannot be read at all says so in its own result: test_selectors' unit tests.)"""
     sessions = [raw_session(1), raw_session(2)]
-    queued = {'EventType': 44, 'Data': 'uptime', 'Time': '2026-12-06T03:00:00Z', 'EventID': 'a1'}
-    ran = {'EventType': 70, 'Data': 'up 3 days', 'Time': '2026-12-06T03:00:01Z', 'EventID': 'a2'}
-    out_of_range = dict(ran, Time='9999-12-31T23:59:59-05:00')
     hostile.program('GetSessionsByFilter', {'body': sessions})
     hostile.program('SendCommandToSession', {'body': ''})
-    hostile.program('GetSessionDetailsBySessionID', [{'body': {'Session': sessions[0], 'Events': [queued, out_of_range]}},
-                                                     {'body': {'Session': sessions[1], 'Events': [queued, ran]}}])
+    hostile.program('GetSessionDetailsBySessionID', {'body': {'Session': sessions[0], 'Events': []}})
+    answering = answer_the_wrapped_command(hostile, sessions, b'up 3 days\n')
     result = run_play(ansible_env, tmp_path, task('under_test', 'msp.screenconnect.session_command',
                                                   '{machine_name: PC-1, command: uptime, wait: true, poll_interval: 0.1,'
                                                   ' wait_timeout: 5}'),
                       **hostile_env(hostile, ansible_env))['under_test']
+    answering.join(5)
     assert result['changed'] is True, result
     first, second = result['results']
-    assert first['sent'] and first['completed'] is True and first['stdout'] == 'up 3 days', first
-    assert second['completed'] is True and second['stdout'] == 'up 3 days'
+    assert first['sent'] and first['completed'] is True and first['stdout'] == 'up 3 days\n', first
+    assert second['completed'] is True and second['stdout'] == 'up 3 days\n' and second['rc'] == 0
     assert len(hostile.requests_for('SendCommandToSession')) == 2

@@ -313,6 +313,9 @@ def test_the_result_is_the_first_ran_command_after_our_queued_command():
     assert b.find_output(events, text, after_event_id='5') is None  # queued before the marker: not ours
     assert b.find_output(events[:5], text, begin_marker=MARKERS[0]) is None
     assert b.find_output(events, 'never queued') is None
+    # a server that stores the queued text otherwise: our random marker still finds our result
+    assert b.find_output(events, 'stored otherwise', begin_marker=MARKERS[0]) == MARKERS[0] + '\nours'
+    assert b.find_output(events, 'stored otherwise', after_event_id='6', begin_marker=MARKERS[0]) is None
 
 
 def test_the_result_is_found_under_the_guest_connection_too():
