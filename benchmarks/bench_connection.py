@@ -8,9 +8,10 @@ same one-task playbooks (setup, command, copy 2 MB, fetch 1 MB, template) three 
 one run of each in turn:
 
 - msp.screenconnect.screenconnect with the rate limit off (rate_limit 100000/min);
-- msp.screenconnect.screenconnect at the default rate limit (30/min), with the shared bucket drained
-  before each run, as on a controller that is already busy: a fresh bucket lets the first 28
-  requests through at once, which is the column before;
+- msp.screenconnect.screenconnect at the default rate limit (30/min), with the shared bucket spent
+  before each run, as on a controller that is already busy (the first request goes at once, each
+  further one waits 2 s); a fresh bucket lets the first 28 requests through at once, which is the
+  column before;
 - SSH to the same host (ansible.builtin.ssh, pipelining on).
 
 Seconds per task are the task's own time (a callback times it: connection set-up included,
@@ -190,7 +191,8 @@ class Bench:
         return run([os.path.join(self.bin, command), '-i', os.path.join(self.work, inventory)] + argv, env=env)
 
     def drain(self):
-        """Empty the shared bucket of the default-limit runs: the next request waits a full interval."""
+        """Spend the shared bucket of the default-limit runs, as a busy controller has: the next request
+        goes at once, every one after it waits a full interval (2 s at 30/min)."""
         interval = 60.0 / (DEFAULT_RATE * SAFETY_FACTOR)
         state = os.path.join(self.work, 'cache-sc-default', 'msp.screenconnect')
         for name in os.listdir(state) if os.path.isdir(state) else ():
@@ -261,7 +263,7 @@ class Bench:
             return '%.1f' % value if value is not None else 'n/a'
 
         lines = ['| task | API requests | sends / polls | connection calls | chunk sends | physical limit: 1 send + 1 poll '
-                 'per call | s/task, limit off | s/task, 30/min (drained bucket) | s/task, SSH | limit off vs SSH |',
+                 'per call | s/task, limit off | s/task, 30/min (bucket spent) | s/task, SSH | limit off vs SSH |',
                  '|---|---|---|---|---|---|---|---|---|---|']
         for task, _body in TASKS:
             entries = self.results[(task, 'sc-off')]
