@@ -109,8 +109,9 @@ options:
   payload_cache:
     description:
       - Keep each Python module's code (its AnsiballZ zip data) on Linux and macOS hosts, in O(payload_cache_dir),
-        named by a hash of its content, so later tasks send only the module's wrapper and arguments. A module whose code is not there yet exits before it runs; its code is then sent in
-        chunks, checked by SHA-256, and the module runs.
+        named by a hash of its content, so later tasks send only the module's wrapper and arguments.
+      - A module whose code is not there yet exits before it runs; its code is then sent in chunks, checked by
+        SHA-256, and the module runs.
       - The directory and its files must belong to the agent's user and be writable by no one else, or they are not
         used.
     type: bool
@@ -312,8 +313,8 @@ class Connection(ConnectionBase):
                     host=self._host_name())
         if result.killed_after_ms is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent stopped the command: %s (its #timeout was %d ms: '
-                               'raise command_timeout, or the task timeout)' % (self._session_id, what, result.agent_message,
-                                                                                 limits['timeout_ms']))
+                               'raise command_timeout, or the task timeout)'
+                               % (self._session_id, what, result.agent_message, limits['timeout_ms']))
         if result.truncated_at is not None:
             raise AnsibleError('ScreenConnect session %s, %s: the agent cut the output: %s (raise max_output_size)'
                                % (self._session_id, what, result.agent_message))
@@ -417,22 +418,24 @@ class Connection(ConnectionBase):
         return _guest_posix.exec_staged(cmd, token, count), None
 
     def _windows_command(self, cmd, in_data):
-        script = _guest_windows.decode_encoded_command(cmd)
-        if script is None:
+        decoded = _guest_windows.decode_encoded_command(cmd)
+        if decoded is None:
             # Any other text (raw, or a command file) runs as PowerShell itself; psrp does the same.
-            script = '%s\nexit $LASTEXITCODE' % cmd if in_data is None else cmd
+            script, arguments = ('%s\nexit $LASTEXITCODE' % cmd if in_data is None else cmd), []
+        else:
+            script, arguments = decoded
         if in_data is None:
-            return _guest_windows.exec_script(script)
-        text = _guest_windows.exec_inline(script, in_data)
+            return _guest_windows.exec_script(script, arguments)
+        text = _guest_windows.exec_inline(script, in_data, arguments)
         if self._fits(text):
             return text
         token, count = self._stage(in_data, 'module input')
-        return _guest_windows.exec_staged(script, token, count)
+        return _guest_windows.exec_staged(script, token, count, arguments)
 
     def put_file(self, in_path, out_path):
         super(Connection, self).put_file(in_path, out_path)
         self._connect()
-        out_path = self._shell._unquote(out_path) if self._windows else out_path
+        out_path = self._unquote(out_path)
         display.vvv('SCREENCONNECT: PUT %s TO %s' % (in_path, out_path), host=self._host_name())
         if not os.path.isfile(to_bytes(in_path, errors='surrogate_or_strict')):
             raise AnsibleFileNotFound('file or module does not exist: %s' % to_native(in_path))
@@ -450,7 +453,7 @@ class Connection(ConnectionBase):
     def fetch_file(self, in_path, out_path):
         super(Connection, self).fetch_file(in_path, out_path)
         self._connect()
-        in_path = self._shell._unquote(in_path) if self._windows else in_path
+        in_path = self._unquote(in_path)
         display.vvv('SCREENCONNECT: FETCH %s TO %s' % (in_path, out_path), host=self._host_name())
         window = self._fetch_window()
         data = bytearray()
@@ -484,6 +487,11 @@ class Connection(ConnectionBase):
                                % (in_path, self._host_name(), len(data)))
         with open(to_bytes(out_path, errors='surrogate_or_strict'), 'wb') as target:
             target.write(data)
+
+    def _unquote(self, path):
+        # ansible-core before 2.21 quotes Windows paths for put/fetch (psrp unquotes them); 2.21 does not.
+        unquote = getattr(self._shell, '_unquote', None) if self._windows else None
+        return unquote(path) if unquote else path
 
     def _fetch_window(self):
         """Raw bytes per fetch command, so that its framed output (the header line, the bytes, base64 once

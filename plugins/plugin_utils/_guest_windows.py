@@ -39,11 +39,26 @@ def quote(text):
 
 
 def decode_encoded_command(cmd):
-    """The script of 'PowerShell ... -EncodedCommand <base64 of UTF-16-LE>', or None for other commands."""
-    prefix = COMMON_ARGS + ' -EncodedCommand '
-    if not cmd.startswith(prefix):
+    """(script, arguments) of a PowerShell command line with -EncodedCommand (base64 of UTF-16-LE) and,
+    on ansible-core 2.20+, -EncodedArguments; None for any other command."""
+    try:
+        # ansible-core 2.20+: its own parser, which also reads -EncodedArguments (CLIXML)
+        from ansible._internal._powershell._script import parse_encoded_cmdline
+    except ImportError:
+        parse_encoded_cmdline = None
+    if parse_encoded_cmdline is not None:
+        try:
+            parsed = parse_encoded_cmdline(cmd)
+        except ValueError:
+            return None
+        return (parsed[0], list(parsed[1])) if parsed else None
+    parts = cmd.split()
+    if '-EncodedCommand' not in parts or parts.index('-EncodedCommand') + 1 >= len(parts):
         return None
-    return base64.b64decode(cmd[len(prefix):].strip()).decode('utf-16-le')
+    try:
+        return base64.b64decode(parts[parts.index('-EncodedCommand') + 1]).decode('utf-16-le'), []
+    except (TypeError, ValueError):
+        return None
 
 
 def _b64(data):
@@ -95,32 +110,38 @@ def _join_parts(count, target, wait_seconds):
             'finally { $out.Dispose() }\n' % (count - 1, max(1, int(wait_seconds)), RC_PARTS_MISSING, target, count - 1))
 
 
-def _invoke(script, stdin_file=None):
-    """Run script (decoded from -EncodedCommand) as a script block, with the lines of stdin_file as its
-    pipeline input ($input), as psrp feeds the bootstrap wrapper."""
-    block = "[ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s')))" % _text_b64(script)
+def _block(script):
+    return "[ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s')))" % _text_b64(script)
+
+
+def _arguments(arguments):
+    return ''.join(' ' + quote(argument) for argument in arguments or ())
+
+
+def _invoke(script, arguments=None, stdin_file=None):
+    """Run script (decoded from -EncodedCommand) as a script block with its arguments, with the lines of
+    stdin_file as its pipeline input ($input), as psrp feeds the bootstrap wrapper."""
     if stdin_file is None:
-        return '& (%s)\n' % block
-    return 'Get-Content -LiteralPath %s -Encoding UTF8 | & (%s)\n' % (stdin_file, block)
+        return '& (%s)%s\n' % (_block(script), _arguments(arguments))
+    return 'Get-Content -LiteralPath %s -Encoding UTF8 | & (%s)%s\n' % (stdin_file, _block(script), _arguments(arguments))
 
 
-def exec_script(script):
+def exec_script(script, arguments=None):
     """A script (from -EncodedCommand) without input, or any other command text as it is (raw)."""
-    return _invoke(script)
+    return _invoke(script, arguments)
 
 
-def exec_inline(script, in_data):
+def exec_inline(script, in_data, arguments=None):
     """The script with in_data as its pipeline input, both in this one command."""
-    block = "[ScriptBlock]::Create([Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s')))" % _text_b64(script)
-    return ("[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s')) -split '\\r?\\n' | & (%s)\n"
-            % (_b64(in_data), block))
+    return ("[Text.Encoding]::UTF8.GetString([Convert]::FromBase64String('%s')) -split '\\r?\\n' | & (%s)%s\n"
+            % (_b64(in_data), _block(script), _arguments(arguments)))
 
 
-def exec_staged(script, token, count, wait_seconds=60):
+def exec_staged(script, token, count, arguments=None, wait_seconds=60):
     """The script with the staged chunks, joined into a file, as its pipeline input (the -InputFile
     of the bootstrap wrapper); the staging directory goes afterwards."""
     return (_enter_staging(token) + _join_parts(count, "(Join-Path $d 'stdin')", wait_seconds)
-            + 'try {\n' + _invoke(script, "(Join-Path $d 'stdin')")
+            + 'try {\n' + _invoke(script, arguments, "(Join-Path $d 'stdin')")
             + '} finally { Remove-Item -LiteralPath $d -Recurse -Force -ErrorAction SilentlyContinue }\n')
 
 

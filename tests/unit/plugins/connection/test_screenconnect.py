@@ -405,7 +405,7 @@ def test_windows_encoded_command_runs_as_a_script_block(server, monkeypatch):
     shell = shell_loader.get('powershell')
     cmd = shell._encode_script('Get-Date', strict_mode=False, preserve_rc=False)
     assert conn.exec_command(cmd) == (0, b'ok', b'')
-    assert recorder.texts == [_guest_windows.exec_script('Get-Date')]
+    assert recorder.texts == [_guest_windows.exec_script('Get-Date', [])]
 
 
 def test_windows_raw_command_keeps_its_exit_code(server, monkeypatch):
@@ -417,8 +417,9 @@ def test_windows_raw_command_keeps_its_exit_code(server, monkeypatch):
 def test_windows_module_input_inline_then_staged(server, monkeypatch):
     conn, recorder = windows_connection(server, monkeypatch)
     shell = shell_loader.get('powershell')
-    bootstrap = shell.build_module_command('', '', '')
-    script = _guest_windows.decode_encoded_command(bootstrap)
+    # the pipelining bootstrap: a script that reads its input
+    bootstrap = shell._encode_script('$input | Out-String', strict_mode=False, preserve_rc=False)
+    script, _arguments = _guest_windows.decode_encoded_command(bootstrap)
     conn.exec_command(bootstrap, in_data=b'{"name": "x"}\n\0\0\0\0\nmodule')
     assert recorder.texts[-1] == _guest_windows.exec_inline(script, b'{"name": "x"}\n\0\0\0\0\nmodule')
     staged = []
@@ -431,7 +432,7 @@ def test_windows_module_input_inline_then_staged(server, monkeypatch):
 def test_windows_put_and_fetch_texts(server, monkeypatch, tmp_path):
     conn, recorder = windows_connection(server, monkeypatch)
     (tmp_path / 'f').write_bytes(b'0123456789')
-    conn.put_file(str(tmp_path / 'f'), "'C:\\Temp\\f.txt'")
+    conn.put_file(str(tmp_path / 'f'), 'C:\\Temp\\f.txt')
     assert recorder.texts == [_guest_windows.put_inline('C:\\Temp\\f.txt', b'0123456789',
                                                         hashlib.sha256(b'0123456789').hexdigest())]
 

@@ -36,16 +36,20 @@ def block(script):
 def test_decodes_what_the_powershell_shell_plugin_encodes():
     shell = shell_loader.get('powershell')
     cmd = shell._encode_script('Write-Output "héllo"', preserve_rc=False, strict_mode=False)
-    assert cmd.startswith(guest.COMMON_ARGS + ' -EncodedCommand ')
-    assert guest.decode_encoded_command(cmd) == 'Write-Output "héllo"'
-    # The pipelining bootstrap wrapper, as the action plugin runs every module on Windows.
-    bootstrap = guest.decode_encoded_command(shell.build_module_command('', '', ''))
-    assert '$input' in bootstrap
+    assert '-EncodedCommand ' in cmd
+    assert guest.decode_encoded_command(cmd) == ('Write-Output "héllo"', [])
+
+
+def test_decodes_encoded_arguments_where_ansible_core_has_them():
+    script = pytest.importorskip('ansible._internal._powershell._script')
+    cmd = ' '.join(script.get_pwsh_encoded_cmdline('param($a) $a', args=["it's", 'two words'], override_execution_policy=True))
+    assert guest.decode_encoded_command(cmd) == ('param($a) $a', ["it's", 'two words'])
 
 
 def test_other_commands_are_not_decoded():
     assert guest.decode_encoded_command('hostname') is None
     assert guest.decode_encoded_command(guest.COMMON_ARGS + ' -File "C:\\x.ps1"') is None
+    assert guest.exec_script('$args', ["it's"]) == "& (%s) 'it''s'\n" % block('$args')
 
 
 def test_quote_doubles_every_single_quote():
