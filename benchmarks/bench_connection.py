@@ -88,11 +88,11 @@ class CallbackModule(CallbackBase):
 
 
 def run(argv, **kwargs):
-    kwargs.setdefault('check', True)
+    check = kwargs.pop('check', True)
     kwargs.setdefault('text', True)
     kwargs.setdefault('capture_output', True)
     try:
-        return subprocess.run(argv, **kwargs)
+        return subprocess.run(argv, check=check, **kwargs)
     except subprocess.CalledProcessError as error:
         sys.stderr.write('%s failed (%d):\n%s\n%s\n' % (' '.join(argv[:3]), error.returncode,
                                                         error.stdout[-4000:], error.stderr[-4000:]))
@@ -133,9 +133,8 @@ class Bench:
         self.sim = subprocess.Popen([sys.executable, SIMULATOR, '--host', info['gateway'], '--port', '0',
                                      '--port-file', port_file, '--sessions', '5', '--seed', '7'],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            if os.path.exists(port_file):
-                break
+        deadline = time.monotonic() + 30
+        while not os.path.exists(port_file) and time.monotonic() < deadline:
             time.sleep(0.1)
         with open(port_file) as handle:
             self.url = handle.read().strip()
@@ -245,11 +244,10 @@ class Bench:
                     if mode == 'sc-default' and self.args.skip_default_limit:
                         continue
                     entry = self.one(task, body, mode, n)
-                    print('run %d  %-10s  %-10s  %6.2f s  %s' % (n, task, mode, entry['seconds'],
-                                                                  '%d requests %s, %d calls' % (
-                                                                      entry['requests'], entry['by_method'],
-                                                                      entry['calls']) if 'requests' in entry else ''),
-                          flush=True)
+                    cost = ''
+                    if 'requests' in entry:
+                        cost = '%d requests %s, %d calls' % (entry['requests'], entry['by_method'], entry['calls'])
+                    print('run %d  %-10s  %-10s  %6.2f s  %s' % (n, task, mode, entry['seconds'], cost), flush=True)
 
     # ---- report --------------------------------------------------------------------------------
     def table(self):
