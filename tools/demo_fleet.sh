@@ -2,7 +2,8 @@
 # `make demo-fleet` (root only): the MSP loop on two throwaway Debian hosts, bookworm and trixie
 # (tools/test_hosts.sh: separate network namespaces, sshd, a generated key), against the simulator:
 # deploy the agent with msp.screenconnect.deploy_agent over SSH, show the inventory graph, run a
-# command on both hosts through the API, remove the agent, and tear everything down. Nothing is
+# command on both hosts through the API, run a module on both over the connection plugin, remove the
+# agent, and tear everything down. Nothing is
 # installed on this machine; the hosts, their namespaces and the simulator are gone afterwards.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -68,6 +69,16 @@ groups_of_demo_hosts
 echo
 echo "== a backstage command through the API, run on each host by its agent"
 ansible-playbook -i "$work/hosts.ini" tools/demo/fleet_command.yml
+
+echo
+echo "== the connection plugin: a module run on each host through its agent (ansible_connection set by a compose line)"
+cat >"$work/fleet.screenconnect.yml" <<'INVENTORY'
+plugin: msp.screenconnect.screenconnect
+filter: "CustomProperty1 = 'Demo Fleet'"
+compose:
+  ansible_connection: "'msp.screenconnect.screenconnect'"
+INVENTORY
+ansible-playbook -i "$work/fleet.screenconnect.yml" tools/demo/fleet_connection.yml
 
 echo
 echo "== state: absent removes the package; the agent stops and its session goes offline"

@@ -20,8 +20,9 @@
 #  - its own mount, UTS (host name) and PID namespaces, in which the suite's root is mounted as an
 #    overlay (the cached root is the read-only lower layer; the host writes to build/hosts/NAME/):
 #    every host starts from the same clean root, and the cache is never written to;
-#  - sshd (PID 1 of the host) on 10.213.N.2:22 with host keys of its own, letting in root with the
-#    key build/hosts/id_ed25519 (generated once).
+#  - sshd on 10.213.N.2:22 with host keys of its own, letting in root with the key
+#    build/hosts/id_ed25519 (generated once), started by the host's PID 1, a small init that reaps
+#    orphans: stopping sshd (kill $(cat /run/sshd.pid)) leaves the host running without SSH.
 # The mounts exist only in the host's mount namespace, so they vanish with its last process: down
 # kills every process of the network namespace, deletes it (and with it the veth pair) and removes
 # build/hosts/NAME/. The last host to go also unmounts /run/netns when the first one mounted it.
@@ -46,6 +47,18 @@ check() {
 }
 
 # ---- inside the host's namespaces (started by `up` through ip netns exec + unshare) ---------------
+# The host's PID 1: runs its arguments (sshd) as a child, then reaps every process that ends, until
+# the host is stopped from outside (down kills every process of the namespace).
+init='
+import os, sys, time
+if os.fork() == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        time.sleep(1)
+'
 if [ "${1:-}" = --boot ]; then
     name=$2 lower=$3 dir=$4 address=$5
     root=$dir/root
@@ -64,9 +77,11 @@ if [ "${1:-}" = --boot ]; then
     install -d -m 0700 "$root/root/.ssh"
     install -m 0600 "$hosts/id_ed25519.pub" "$root/root/.ssh/authorized_keys"
     mkdir -p "$root/run/sshd" "$root/run/lock"
-    # PID 1: sshd reaps the orphans (daemons started over SSH); when it dies, the kernel ends the rest.
-    exec chroot "$root" /usr/sbin/sshd -D -e -o "ListenAddress=$address" -o PermitRootLogin=prohibit-password \
-        -o UsePAM=no -o UseDNS=no
+    # PID 1 is a small init of the host's own python3: it starts sshd and reaps the orphans (daemons
+    # started over SSH, like the agent). sshd is not PID 1, so a scenario can stop it (kill the pid
+    # in /run/sshd.pid) and the host, its agent and whatever else runs there stay up without it.
+    exec chroot "$root" /usr/bin/python3 -c "$init" /usr/sbin/sshd -D -e -o "ListenAddress=$address" \
+        -o PermitRootLogin=prohibit-password -o UsePAM=no -o UseDNS=no
 fi
 
 netns_of() { echo "$prefix$1"; }
