@@ -64,8 +64,7 @@ def test_onboard_rulebook_onboards_the_machine_that_comes_online(sim, installed_
                                 '--vars', str(tmp_path / 'vars.yml'), '-v'],
                                cwd=str(tmp_path), env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        listings = lambda: len([r for r in sim.requests if r['method'] == 'GetSessionsByFilter'])  # noqa: E731
-        wait(lambda: listings() >= 2, 120, 'second listing by the source (log: %s)' % log.name)
+        wait(lambda: len([r for r in sim.requests if r['method'] == 'GetSessionsByFilter']) >= 2, 120, 'second listing by the source (log: %s)' % log.name)
         assert not [r for r in sim.requests if r['method'] == 'AddNoteToSession'], 'the first listing onboards nothing'
         sim.set_online(target, True)
         notes = wait(lambda: [r for r in sim.requests if r['method'] == 'AddNoteToSession'], 180,

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from eda_helpers import Running, by_type, check_shape, source
-from helpers import SECRET
+from helpers import BIN, SECRET, run
 from screenconnect_sim.hostile import HostileServer
 
 SIMULATOR = {'sessions': 30, 'seed': 26, 'api_secret': SECRET}
@@ -177,7 +177,10 @@ def test_a_failing_server_removes_nothing(sim, hostile, caplog):
         {'body': good},
         {'body': '<html><title>ScreenConnect Login</title></html>', 'headers': {'Content-Type': 'text/html'}},
         {'status': 429, 'headers': {'Retry-After': '0'}, 'body': 'Too many requests'},
+        {'status': 429, 'headers': {'Retry-After': '0'}, 'body': 'Too many requests'},
+        {'status': 429, 'headers': {'Retry-After': '0'}, 'body': 'Too many requests'},
         {'status': 503, 'body': 'Service Unavailable'},
+        {'status': 503, 'headers': {'Retry-After': '0'}, 'body': 'Service Unavailable'},
         {'body': body, 'truncate': len(body) // 2},
         {'body': broken},
         {'body': []},
@@ -196,7 +199,7 @@ def test_a_failing_server_removes_nothing(sim, hostile, caplog):
         events += running.events()
     finally:
         running.stop()
-    assert len(hostile.requests_for('GetSessionsByFilter')) >= 10
+    assert len(hostile.requests_for('GetSessionsByFilter')) >= 13
     assert [(event['screenconnect']['type'], event['screenconnect']['session_id']) for event in events] == [
         ('properties_changed', good[4]['SessionID'])], events
     warnings = [record.getMessage() for record in caplog.records
@@ -221,3 +224,30 @@ def test_source_loads_from_an_installed_collection_by_path(installed_collection,
                             capture_output=True, text=True, cwd=str(tmp_path), check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split('\n')[:2] == ['sessions True True', 'triggers True True']
+
+
+def test_hosts_and_hostvars_are_the_inventorys(sim, ansible_env, tmp_path):
+    """event.screenconnect.host and .session are what ansible-inventory gives, for every session."""
+    inventory = tmp_path / 'screenconnect.yml'
+    inventory.write_text('plugin: msp.screenconnect.screenconnect\n')
+    listed = json.loads(run([os.path.join(BIN, 'ansible-inventory'), '-i', str(inventory), '--list'],
+                            env=ansible_env).stdout)['_meta']['hostvars']
+    events, _state = sessions.Poller(args_for(sim, emit_existing=True)).poll()
+    assert sorted(event['screenconnect']['host'] for event in events) == sorted(listed)
+    for event in events:
+        body = event['screenconnect']
+        expected = listed[body['host']]
+        for name in ('screenconnect_session_id', 'screenconnect_company', 'screenconnect_site', 'screenconnect_tag',
+                     'screenconnect_online', 'screenconnect_name', 'screenconnect_guest', 'screenconnect_custom_properties'):
+            assert body['session'][name] == plain(expected[name]), (body['host'], name)
+
+
+def plain(value):
+    """ansible-inventory --list writes text that could be a template as {"__ansible_unsafe": text}."""
+    if isinstance(value, dict):
+        if list(value) == ['__ansible_unsafe']:
+            return value['__ansible_unsafe']
+        return dict((key, plain(item)) for key, item in value.items())
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value

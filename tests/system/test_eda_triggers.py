@@ -141,6 +141,7 @@ def test_hostile_requests_then_a_good_one(sim, receiver):
     assert post(receiver, hint(target.sid, 'Connected', 'Host'))[0] == 202
     assert post(receiver, hint(target.sid, 'QueuedCommand'))[0] == 202
     # a raw socket with a broken request line holding the token
+
     def broken_request_line():
         with socket.create_connection(('127.0.0.1', int(receiver.url.split(':')[2].split('/')[0])), timeout=5) as raw:
             raw.sendall(b'GARBAGE /?token=' + TOKEN.encode() + b' HTTP/9.9\r\n\r\n')

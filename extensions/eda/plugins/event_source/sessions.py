@@ -5,7 +5,7 @@
 DOCUMENTATION = r'''
 name: sessions
 short_description: Fleet changes of a ScreenConnect server as events, by polling
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Lists the fleet in one request every O(interval) seconds (C(GetSessionsByFilter), or C(GetSessions) with
     O(api=session_manager)), never one per session, and emits what changed between two listings.
@@ -463,6 +463,15 @@ class Poller:
         """(events, new state) of one listing; (None, None) when it failed. The caller saves the
         state after it has queued the events (commit), so that a crash repeats events rather than
         losing them."""
+        try:
+            return self._poll()
+        except Exception as error:  # pylint: disable=broad-except
+            # Server data is hostile and the source must outlive any answer: a listing that broke
+            # the code is a failed listing, never a changed fleet.
+            self.failed('%s: %s' % (type(error).__name__, self.client.redact(str(error))[:300]))
+            return None, None
+
+    def _poll(self):
         started = time.perf_counter()
         raw = self.fetch()
         fetched = time.perf_counter()

@@ -5,7 +5,7 @@
 DOCUMENTATION = r'''
 name: triggers
 short_description: Receive the web requests of ScreenConnect session triggers as events
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - An HTTP(S) receiver for the C(Perform Web Request) action of a ScreenConnect session trigger
     (Administration > Triggers). Each request names a session and an event type. The receiver answers C(202) at
