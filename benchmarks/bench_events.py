@@ -16,7 +16,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 
@@ -170,7 +169,7 @@ def memory_over_polls(count, fleet):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(description=__doc__.split('\n', maxsplit=1)[0])
     parser.add_argument('--sizes', type=int, nargs='*', default=[10000, 100000])
     parser.add_argument('--triggers', type=int, default=300)
     parser.add_argument('--polls', type=int, default=1000)
