@@ -71,7 +71,8 @@ options:
     type: str
   property_names:
     description: As in the inventory plugin, and the naming options C(hostnames), C(group_by), C(tag_separator),
-      C(duplicates), C(hash_lookalikes), C(session_type) and C(filter) too.
+      C(duplicates) and C(hash_lookalikes) too. A session of another C(session_type) (default C(access)) gives no
+      event. C(filter) is the poller's; the trigger's own event filter chooses the sessions here.
     type: dict
     default: {company: 1, site: 2, tag: 3}
 notes:
@@ -323,6 +324,10 @@ class Receiver:
                         hint['EventType'][:40], session_id)
             return
         host, hostvars = named
+        wanted = self.options['session_type']
+        if wanted != 'all' and hostvars.get('screenconnect_session_type') != wanted:
+            LOGGER.debug('msp.screenconnect.triggers: session %s is no %s session (session_type), no event', session_id, wanted)
+            return
         event = _poll.make_event('trigger', kind, host, session_id, hostvars)
         if kind == 'other':
             event['screenconnect']['trigger'] = {'event_type': hint['EventType'][:100],
