@@ -33,9 +33,10 @@ INSTALLED := $(abspath build/installed)
 TOOLS := $(abspath .venv-tools)/bin
 DEMO_BIN := $(abspath .venv)/bin
 MOLECULE_BIN := $(abspath .venv-molecule)/bin
+EDA_BIN := $(abspath .venv-eda)/bin
 
 .PHONY: demo demo-fleet test check lint sanity units molecule hosts-check integration integration-targets \
-	system-tests simulator-tests every-core build install clean venv
+	system-tests simulator-tests every-core eda build install clean venv
 
 # ---- environments -----------------------------------------------------------------------------
 # .venv is the demo release's venv (.venv-$(DEMO_CORE)); tools/ansible_core.sh makes each release's.
@@ -55,6 +56,13 @@ $(MOLECULE_BIN)/.deps: tests/molecule-requirements.txt
 	rm -rf .venv-molecule
 	$(PYTHON) -m venv $(abspath .venv-molecule)
 	$(MOLECULE_BIN)/pip install $(PIP) -r tests/molecule-requirements.txt
+	touch $@
+
+# ansible-rulebook (Java 17+) for the event sources' real run (make eda), apart from every other tool.
+$(EDA_BIN)/.deps: tests/eda-requirements.txt requirements.txt
+	rm -rf .venv-eda
+	$(PYTHON) -m venv $(abspath .venv-eda)
+	$(EDA_BIN)/pip install $(PIP) -r tests/eda-requirements.txt -r requirements.txt
 	touch $@
 
 # ---- the collection as users get it -------------------------------------------------------------
@@ -78,7 +86,7 @@ demo-fleet: hosts-check $(MOLECULE_BIN)/.deps install
 # hosts-check first: without root, make test stops at once with its one line. The README's demos
 # run too, so they stay true. molecule and the demos before integration: the integration run's
 # summary stays the closing line CI reads.
-test: hosts-check lint sanity units molecule demo demo-fleet integration
+test: hosts-check lint sanity units molecule demo demo-fleet eda integration
 
 # What a contributor runs without root: no test hosts, no Debian root for 2.20/2.21 (unless a
 # Python 3.12+ is there). `make test` (CI) runs everything.
@@ -155,6 +163,11 @@ every-core:
 		$(CORE) $$core tools/ci/ansible_test.sh integration inventory_screenconnect; \
 		$(CORE) $$core python -m pytest -q -p no:cacheprovider -m every_core tests/system; \
 	done
+
+# One real ansible-rulebook run of extensions/eda/rulebooks/onboard.yml from the installed collection
+# against the simulator (tests/system/test_eda_rulebook.py; system-tests skip it without EDA_BIN).
+eda: $(EDA_BIN)/.deps
+	EDA_BIN=$(EDA_BIN) EDA_REQUIRED=1 $(CORE) $(DEMO_CORE) python -m pytest -q -p no:cacheprovider tests/system/test_eda_rulebook.py
 
 # build/roots keeps the debootstrap roots (tools/debian_root.sh): slow to make, and nothing in them
 # comes from this checkout.

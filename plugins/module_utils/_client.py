@@ -153,6 +153,17 @@ class ScreenConnectClient:
                 return found[0]
         return None
 
+    def get_session_raw(self, session_id):
+        """One session by id as the server sent it (a list of 0 or 1 raw sessions), for callers that
+        build hostvars with the inventory's code. Looks twice, like get_session."""
+        found = []
+        for _look in (1, 2):
+            raw = self._api.session_raw(session_id)
+            found = [] if raw is None else raw if isinstance(raw, list) else [raw]
+            if found:
+                break
+        return found
+
     def get_session_details(self, session_id, property_names=None):
         """(normalized session, normalized events) for one session id."""
         raw = self._api.session_details_raw(session_id)

@@ -18,7 +18,9 @@ def main(argv=None):
                     'OAuth, installer downloads) for testing msp.screenconnect. Runs until SIGTERM/SIGINT.',
         epilog='Control endpoints (no auth, not rate limited): GET /_sim/requests, GET /_sim/stats, '
                'POST /_sim/reset, POST /_sim/faults, POST /_sim/config, POST /_sim/sessions, '
-               'POST /_sim/revoke-tokens, GET /_sim/sessions/<id>, POST /_sim/sessions/<id>/connect|disconnect. JSON-RPC: an unknown method answers '
+               'POST /_sim/revoke-tokens, GET /_sim/sessions/<id>, POST /_sim/sessions/<id>/connect|disconnect, '
+               'GET|POST /_sim/triggers (trigger web requests), POST /_sim/fleet/<id>/connect|disconnect|host-connect|end|'
+               'rename|properties and POST /_sim/fleet/add (fleet changes that fire them). JSON-RPC: an unknown method answers '
                'HTTP 200 with the error envelope {"code": -32601, "message": "Method not found"}; '
                'GetSession of an unknown id answers HTTP 404 with the envelope.')
     parser.add_argument('--host', default='127.0.0.1', help='address to listen on (default 127.0.0.1)')

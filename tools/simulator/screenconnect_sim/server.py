@@ -217,6 +217,8 @@ class SimHandler(BaseHTTPRequestHandler):
                 if s is None:
                     return json_answer({'error': 'no such session'}, 404)
                 return json_answer(sim.raw_state(s))
+            if path == '/_sim/triggers' or path.startswith('/_sim/fleet/'):
+                return sim.triggers.control(verb, path, payload)
             if verb == 'POST' and path == '/_sim/reset':
                 sim.reset(fleet=bool((payload or {}).get('fleet')))
                 return json_answer({'ok': True})

@@ -22,6 +22,7 @@ from .relay import Relay
 from .rest import RestApi
 from .rpc import RpcApi
 from .server import SimHandler
+from .triggers import Triggers
 
 
 class Simulator(RestApi, RpcApi, Faults):
@@ -62,6 +63,7 @@ class Simulator(RestApi, RpcApi, Faults):
         self.public_key = base64.b64encode(hashlib.sha512(digest.encode()).digest() * 2).decode()
         self.installers = Installers(instance_id, self.public_key)
         self.relay = Relay(self)  # the agents of the .deb connect here (relay.py)
+        self.triggers = Triggers(self)  # trigger web requests and fleet changes (triggers.py)
         self.lock = threading.RLock()
         self.fleet = Fleet(sessions, seed)
         self.mono0 = time.monotonic()
@@ -167,6 +169,7 @@ class Simulator(RestApi, RpcApi, Faults):
             self.bucket_time = time.monotonic()
             if fleet:
                 self.fleet = Fleet(self.session_count, self.seed)
+        self.triggers.configure([])
 
     @property
     def requests(self):
@@ -218,7 +221,8 @@ class Simulator(RestApi, RpcApi, Faults):
             s.guest['LastActivityTime'] = s.info_time
             s.guest['LastBootTime'] = s.conn_time - 600 * TICKS
             fleet.add(s)
-            return s.sid
+        self.triggers.fire(s, EV_CREATED)
+        return s.sid
 
     def find(self, session_id):
         if not isinstance(session_id, str):
@@ -246,7 +250,8 @@ class Simulator(RestApi, RpcApi, Faults):
         with self.lock:
             ticks = self.now_ticks()
             s.events.append(make_event(random.Random('%s-%d-%d' % (s.sid, len(s.events), ticks)), etype, data, ticks, host))
-            return ticks
+        self.triggers.fire(s, etype, data)
+        return ticks
 
     def touched(self, s):
         s.cache.clear()
@@ -346,7 +351,8 @@ class Simulator(RestApi, RpcApi, Faults):
             s.created_time = self.now_ticks()
             s.events = [make_event(rng, EV_CREATED, '', s.created_time, by_host)]
             self.fleet.add(s)
-            return s
+        self.triggers.fire(s, EV_CREATED, connection={'ProcessType': 1, 'ParticipantName': by_host} if by_host else None)
+        return s
 
     def queue_command(self, s, command):
         ticks = self.add_event(s, EV_QUEUED_COMMAND, command)
@@ -382,6 +388,7 @@ class Simulator(RestApi, RpcApi, Faults):
                                            EV_DISCONNECTED, '', now))
             s.guest['LastActivityTime'] = now
             self.touched(s)
+        self.triggers.fire(s, EV_CONNECTED if online else EV_DISCONNECTED, connection={'ProcessType': 2})
 
     # ---- downloads -----------------------------------------------------------------------------
     def download(self, ext, query, request_host):
