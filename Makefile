@@ -167,6 +167,7 @@ every-core:
 # One real ansible-rulebook run of extensions/eda/rulebooks/onboard.yml from the installed collection
 # against the simulator (tests/system/test_eda_rulebook.py; system-tests skip it without EDA_BIN).
 eda: $(EDA_BIN)/.deps
+	tools/ensure_java.sh
 	EDA_BIN=$(EDA_BIN) EDA_REQUIRED=1 $(CORE) $(DEMO_CORE) python -m pytest -q -p no:cacheprovider tests/system/test_eda_rulebook.py
 
 # build/roots keeps the debootstrap roots (tools/debian_root.sh): slow to make, and nothing in them
