@@ -142,6 +142,7 @@ import socket
 import unicodedata
 
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.data import InventoryData
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.release import __version__ as ansible_version
@@ -335,14 +336,14 @@ def _state_groups(session):
 
 
 def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_by, tag_separator, warn=None,
-                hash_lookalikes=False):
-    """[(host name, hostvars, default groups)] of a server answer: all but the Jinja, in one pass."""
+                hash_lookalikes=False, normalized=False):
+    """[(host name, hostvars, default groups)] of a server answer (or, with `normalized`, of
+    normalize_sessions' sessions): all but the Jinja, in one pass."""
     warn = warn or (lambda text: None)
     warnings = []
-    sessions = []
-    for session in _sessions.normalize_sessions(raw_sessions, api, property_names, warnings):
-        if not session['is_ended']:
-            sessions.append(session)
+    if not normalized:
+        raw_sessions = _sessions.normalize_sessions(raw_sessions, api, property_names, warnings)
+    sessions = [session for session in raw_sessions if not session['is_ended']]
     for text in warnings:
         warn(text)
     namer = GroupNamer(group_by, tag_separator, hash_lookalikes)
@@ -378,13 +379,19 @@ class TextMarker:
     `origin`: on 2.19+, the Origin tag ansible-core's inventory wrapper puts on every value that
     has none. A trusted string given to it without one is copied and tagged again, per value; one
     that already carries it is stored as it is. Tagging each distinct string once here saves that
-    (10k hosts on 2.21: about 0.8 s of 6 s, and a third of the memory)."""
+    (10k hosts on 2.21: about 0.8 s of 6 s, and a third of the memory). Numbers and containers get
+    the Origin too (numbers once per distinct value), so the value is exactly what the wrapper's
+    visitor would make of it, and add_hosts() may hand it to the inventory without the visitor's
+    second walk and copy (`complete`)."""
 
     def __init__(self, trusted=MARK_TRUSTED, unsafe=MARK_UNSAFE, origin=None):
         self._mark = trust_as_template if trusted else None
         self._unsafe = wrap_var if unsafe and not trusted else None
         self._origin = origin if trusted else None
         self._memo = {}
+        self._numbers = {}
+        # Every value tagged as ansible-core's wrapper would tag it (see add_hosts).
+        self.complete = self._origin is not None
 
     def _text(self, text):
         marked = self._memo.get(text)
@@ -406,14 +413,67 @@ class TextMarker:
             marked = self._memo.get(value)
             return self._text(value) if marked is None else marked
         if kind is dict:
-            return dict((key, self(item)) for key, item in value.items())
+            marked = dict((key, self(item)) for key, item in value.items())
+            return self._origin.tag(marked) if self._origin is not None else marked
         if kind is list:
-            return [self(item) for item in value]
-        return value  # numbers, booleans, None: the normalizer makes every text a plain str
+            marked = [self(item) for item in value]
+            return self._origin.tag(marked) if self._origin is not None else marked
+        if self._origin is None or kind is bool or value is None:  # booleans and None take no tag
+            return value
+        # Numbers: the normalizer makes every other value a plain str, dict or list. 1 and 1.0
+        # are one dict key, so the type is part of it.
+        marked = self._numbers.get((kind, value))
+        if marked is None:
+            marked = self._numbers[(kind, value)] = self._origin.tag(value)
+        return marked
 
     @property
     def active(self):
         return self._mark is not None or self._unsafe is not None
+
+    @property
+    def origin(self):
+        return self._origin
+
+
+def _storage(inventory, marker):
+    """Where hostvars go. ansible-core 2.19+ hands plugins a wrapper whose set_variable walks and
+    copies every value again to trust and tag it (10k hosts: about a third of the plugin's time).
+    A value the marker made `complete` is already what that walk would give, so it goes to the
+    InventoryData behind the wrapper; anything else, and any other inventory, through the wrapper."""
+    wrapped = getattr(inventory, '__wrapped__', None)
+    if marker is not None and marker.complete and isinstance(wrapped, InventoryData) \
+            and getattr(inventory, '_default_origin', None) is marker.origin:
+        return wrapped
+    return inventory
+
+
+def add_hosts(inventory, hosts, storage=None, constructed=None):
+    """Adds [(host name, hostvars, groups)] to `inventory`, each group once. `storage`: where
+    the hostvars go (_storage). `constructed`: {host name: (composed vars, [(parent, child)])}
+    of compose and keyed_groups, added after the host; Jinja made them, so they go through
+    ansible-core's own checks and marking."""
+    storage = inventory if storage is None else storage
+    known_groups = set()
+    for name, hostvars, groups in hosts:
+        inventory.add_host(name)
+        for var, value in hostvars.items():
+            storage.set_variable(name, var, value)
+        for group in groups:
+            if group not in known_groups:
+                inventory.add_group(group)
+                known_groups.add(group)
+            inventory.add_child(group, name)
+        if constructed and name in constructed:
+            composed_vars, parents = constructed[name]
+            for var, value in composed_vars.items():
+                inventory.set_variable(name, var, value)
+            for parent, child in parents:
+                for group in (parent, child):
+                    if group not in known_groups:
+                        inventory.add_group(group)
+                        known_groups.add(group)
+                inventory.add_child(parent, child)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -505,34 +565,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # The wrapper ansible-core 2.19+ hands plugins keeps its Origin here; older cores, none.
         # Marked before any Jinja sees them: on older cores a company named {{ ... }} stays text.
         mark = TextMarker(origin=getattr(inventory, '_default_origin', None))
+        if mark.active:
+            hosts = [(name, mark(hostvars), groups) for name, hostvars, groups in hosts]
         constructed = {}
-        premarked = bool(compose or composed_groups or keyed_groups)
-        if premarked:
-            if mark.active:
-                hosts = [(name, mark(hostvars), groups) for name, hostvars, groups in hosts]
+        if compose or composed_groups or keyed_groups:
             hosts, constructed = self._construct(hosts, compose, composed_groups, keyed_groups, strict, warn)
-        known_groups = set()
-        for name, hostvars, groups in hosts:
-            if mark.active and not premarked:
-                hostvars = mark(hostvars)
-            inventory.add_host(name)
-            for var, value in hostvars.items():
-                inventory.set_variable(name, var, value)
-            for group in groups:
-                if group not in known_groups:
-                    inventory.add_group(group)
-                    known_groups.add(group)
-                inventory.add_child(group, name)
-            if name in constructed:
-                composed_vars, parents = constructed[name]
-                for var, value in composed_vars.items():
-                    inventory.set_variable(name, var, value)
-                for parent, child in parents:
-                    for group in (parent, child):
-                        if group not in known_groups:
-                            inventory.add_group(group)
-                            known_groups.add(group)
-                    inventory.add_child(parent, child)
+        add_hosts(inventory, hosts, _storage(inventory, mark), constructed)
 
     def _construct(self, hosts, compose, composed_groups, keyed_groups, strict, warn):
         """compose, groups and keyed_groups of every host, worked out before any host is added
