@@ -182,6 +182,70 @@ def test_populate_hands_ansible_core_text_it_need_not_tag_again():
     assert template == '{{ 7 * 7 }}' and not is_trusted(template) and Origin.get_tag(template) is origin
 
 
+def tagged_shape(value):
+    """A value as ansible-core stores it: its type, its tags and the same of every item, nested."""
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+    tags = sorted(repr(tag) for tag in AnsibleTagHelper.tags(value))
+    if isinstance(value, dict):
+        return (type(value).__name__, tags, dict((key, tagged_shape(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return (type(value).__name__, tags, [tagged_shape(item) for item in value])
+    return (type(value).__name__, tags, value)
+
+
+def test_marked_hostvars_are_exactly_what_the_wrapper_would_store():
+    """2.19+: what add_hosts hands InventoryData past the wrapper is, value by value, nested, the
+    same type with the same tags as the wrapper's own visitor makes of the plugin's marked value,
+    so skipping that walk changes nothing ansible-core keeps."""
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no inventory wrapper')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.inventory.data import InventoryData
+    from ansible.inventory.manager import _InventoryDataWrapper
+
+    origin = Origin(description='<inventory plugin under test>')
+    wrapper = _InventoryDataWrapper(InventoryData(), target_plugin=plugin.InventoryModule(), origin=origin)
+    marker = plugin.TextMarker(origin=origin)
+    hostvars = {'name': 'WS-1', 'empty': '', 'tag': '{{ x }}', 'online': True, 'seen': None, 'ratio': 1.5,
+                'guest': {'os': 'Ubuntu', 'cpus': 4, 'memory': 16384, 'zero': 0, 'nested': {'deep': ['#jinja2:x', 7]}},
+                'custom': ['Acme', '', '}'], 'none': [], 'nothing': {}}
+    for _pass in (1, 2):  # the second from the memo
+        marked = marker(hostvars)
+        assert marker.complete and plugin._storage(wrapper, marker) is wrapper.__wrapped__
+        for key, value in marked.items():
+            assert tagged_shape(value) == tagged_shape(wrapper._inspector.visit(value)), key
+            assert tagged_shape(value) == tagged_shape(wrapper._inspector.visit(plugin.TextMarker(origin=origin)(hostvars[key]))), key
+    # Another Origin, a marker without one or an inventory that is no wrapper: through set_variable.
+    assert plugin._storage(wrapper, plugin.TextMarker(origin=Origin(description='other'))) is wrapper
+    assert plugin._storage(wrapper, plugin.TextMarker(trusted=False)) is wrapper
+    assert plugin._storage(InventoryData(), marker) is not wrapper.__wrapped__
+
+
+def test_populate_through_the_wrapper_or_past_it_stores_the_same(monkeypatch):
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no inventory wrapper')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.inventory.data import InventoryData
+    from ansible.inventory.manager import _InventoryDataWrapper
+
+    raw = [raw_session('11111111-0000-0000-0000-00000000000%d' % index, 'WS-%d' % index, company='Acme')
+           for index in (1, 2)] + [raw_session('11111111-0000-0000-0000-000000000003', '{{ 7 * 7 }}', company='{x}')]
+    hosts = plugin.build_hosts(raw, 'rest', {'company': 1}, ['name', 'session_id'], 'newest', ['company'], ',')
+    origin = Origin(description='<inventory plugin under test>')
+    stored = []
+    for direct in (True, False):
+        module = plugin.InventoryModule()
+        module._options = {'strict': False, 'compose': {}, 'groups': {}, 'keyed_groups': []}
+        data = InventoryData()
+        module.inventory = _InventoryDataWrapper(data, target_plugin=module, origin=origin)
+        if not direct:
+            monkeypatch.setattr(plugin, '_storage', lambda inventory, marker: inventory)
+        module._populate(hosts)
+        stored.append(dict((name, tagged_shape(host.vars)) for name, host in data.hosts.items()))
+        assert sorted(data.groups) == ['all', 'company_acme', 'company_x', 'os_linux', 'screenconnect_online', 'ungrouped']
+    assert stored[0] == stored[1] and len(stored[0]) == 3
+
+
 # ---- hostile names: loopback, group names, lookalike values ---------------------------------
 
 KEYS = ['name', 'machine_name', 'session_id']
