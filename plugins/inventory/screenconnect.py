@@ -102,6 +102,17 @@ options:
     type: str
     choices: [plugin, core]
     default: plugin
+  use_connection_plugin:
+    description:
+      - V(true) sets the hostvar C(ansible_connection) of every host to C(msp.screenconnect.screenconnect), so
+        that tasks on these hosts run through the agent's backstage commands (the connection plugin of this
+        collection, which finds the session by the hostvar C(screenconnect_session_id)). No SSH, WinRM or
+        network path to the guest is needed.
+      - A O(compose) entry for C(ansible_connection) still wins, host by host.
+      - V(false) sets no C(ansible_connection); hosts use whatever the play or inventory says (SSH by default).
+    type: bool
+    default: false
+    version_added: 0.2.0
 '''
 
 EXAMPLES = r'''
@@ -175,6 +186,8 @@ _ADDRESS_LIKE = re.compile(r'^[0-9a-fx:.]+$')
 RESERVED_GROUPS = frozenset(('all', 'ungrouped', 'screenconnect_online', 'screenconnect_offline',
                              'os_windows', 'os_linux', 'os_macos'))
 _FILE_NAME = re.compile(r'(^|[./])screenconnect\.ya?ml$')
+# The connection plugin of this collection (use_connection_plugin).
+CONNECTION_PLUGIN = 'msp.screenconnect.screenconnect'
 
 
 def safe_group_name(value):
@@ -533,6 +546,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                             self.get_option('hostnames'), self.get_option('duplicates'),
                             self.get_option('group_by'), self.get_option('tag_separator'),
                             warn=lambda text: self._warn(text, shown), hash_lookalikes=self.get_option('hash_lookalikes'))
+        if self.get_option('use_connection_plugin'):
+            for _name, hostvars, _groups in hosts:
+                hostvars['ansible_connection'] = CONNECTION_PLUGIN
         # Without a cache nothing else holds the raw answer (50k sessions: hundreds of MB of
         # objects): let it go before ansible-core gets the hosts; measured 0.9 s less at 50k.
         raw = None
