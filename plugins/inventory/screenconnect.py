@@ -384,6 +384,47 @@ def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_
     return hosts
 
 
+def _tags_of(value):
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+    return list(AnsibleTagHelper.tags(value))
+
+
+def _tagged_instance(tagged_type, value, mapping):
+    instance = tagged_type(value)
+    instance._ansible_tags_mapping = mapping
+    return instance
+
+
+def tagger(tags):
+    """A function (value, its type) -> a copy of value with `tags`, as AnsibleTagHelper.tag(value,
+    tags) makes it (2.19+). That one works out the tagged type and a new tags mapping per call, a
+    third of the plugin's marking at 10k hosts; this makes the tagged type's instance directly and
+    gives it one shared mapping (ansible-core never changes a mapping in place). Checked against
+    AnsibleTagHelper.tag when made, on every type it is given here; where they differ (another
+    ansible-core), it is AnsibleTagHelper.tag. A dict may come as an iterable of pairs."""
+    from ansible.module_utils._internal._datatag import AnsibleTaggedObject, AnsibleTagHelper
+
+    def slow(value, kind):
+        return AnsibleTagHelper.tag(kind(value) if kind in (dict, list) else value, tags)
+
+    def shape(value):
+        return type(value), value, dict((type(tag), tag) for tag in AnsibleTagHelper.tags(value))
+
+    try:
+        mapping = AnsibleTagHelper.tag('probe', tags)._ansible_tags_mapping
+        tagged_types = dict((kind, AnsibleTaggedObject._get_tagged_type(kind)) for kind in (str, int, float, dict, list))
+
+        def fast(value, kind):
+            return _tagged_instance(tagged_types[kind], value, mapping)
+
+        for sample in ('text', '', 7, 0, 1.5, {'a': 'b'}, {}, ['c'], []):
+            if shape(fast(sample, type(sample))) != shape(AnsibleTagHelper.tag(sample, tags)):
+                return slow
+    except Exception:  # pylint: disable=broad-except  # any other ansible-core: its own way
+        return slow
+    return fast
+
+
 class TextMarker:
     """Marks the strings of hostvars for ansible-core (see MARK_TRUSTED): a copy of the value
     with each string marked. A fleet repeats its companies, OS names and versions, so each
@@ -405,16 +446,19 @@ class TextMarker:
         self._numbers = {}
         # Every value tagged as ansible-core's wrapper would tag it (see add_hosts).
         self.complete = self._origin is not None
+        if self.complete:
+            self._trusted = tagger(_tags_of(trust_as_template('text')) + [origin])
+            self._tag = tagger([origin])
 
     def _text(self, text):
         marked = self._memo.get(text)
         if marked is None:
-            if may_be_template(text):
+            if self.complete:
+                marked = self._tag(text, str) if may_be_template(text) else self._trusted(text, str)
+            elif may_be_template(text):
                 marked = self._unsafe(text) if self._unsafe else text  # 2.19+ distrusts it anyway
             else:
                 marked = self._mark(text) if self._mark else text
-            if self._origin is not None:
-                marked = self._origin.tag(marked)
             self._memo[text] = marked
         return marked
 
@@ -426,18 +470,18 @@ class TextMarker:
             marked = self._memo.get(value)
             return self._text(value) if marked is None else marked
         if kind is dict:
-            marked = dict((key, self(item)) for key, item in value.items())
-            return self._origin.tag(marked) if self._origin is not None else marked
+            items = ((key, self(item)) for key, item in value.items())
+            return self._tag(items, dict) if self.complete else dict(items)
         if kind is list:
-            marked = [self(item) for item in value]
-            return self._origin.tag(marked) if self._origin is not None else marked
-        if self._origin is None or kind is bool or value is None:  # booleans and None take no tag
+            items = [self(item) for item in value]
+            return self._tag(items, list) if self.complete else items
+        if not self.complete or kind is bool or value is None:  # booleans and None take no tag
             return value
         # Numbers: the normalizer makes every other value a plain str, dict or list. 1 and 1.0
         # are one dict key, so the type is part of it.
         marked = self._numbers.get((kind, value))
         if marked is None:
-            marked = self._numbers[(kind, value)] = self._origin.tag(value)
+            marked = self._numbers[(kind, value)] = self._tag(value, kind)
         return marked
 
     @property

@@ -221,6 +221,26 @@ def test_marked_hostvars_are_exactly_what_the_wrapper_would_store():
     assert plugin._storage(InventoryData(), marker) is not wrapper.__wrapped__
 
 
+def test_tagger_is_ansible_cores_tag_or_falls_back_to_it(monkeypatch):
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no tags')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+
+    tags = plugin._tags_of(plugin.trust_as_template('x')) + [Origin(description='here')]
+    samples = ['WS-1', '', 12, 2.5, {'a': 'b'}, ['c', 1], {}, []]
+    fast = plugin.tagger(tags)
+    for sample in samples:
+        assert tagged_shape(fast(sample, type(sample))) == tagged_shape(AnsibleTagHelper.tag(sample, tags))
+    assert tagged_shape(fast(iter([('a', 'b')]), dict)) == tagged_shape(AnsibleTagHelper.tag({'a': 'b'}, tags))
+    # An ansible-core where the direct way makes something else: AnsibleTagHelper.tag itself.
+    monkeypatch.setattr(plugin, '_tagged_instance', lambda tagged_type, value, mapping: value)
+    slow = plugin.tagger(tags)
+    assert slow is not fast
+    for sample in samples:
+        assert tagged_shape(slow(sample, type(sample))) == tagged_shape(AnsibleTagHelper.tag(sample, tags))
+
+
 def test_populate_through_the_wrapper_or_past_it_stores_the_same(monkeypatch):
     if not plugin.MARK_TRUSTED:
         pytest.skip('ansible-core < 2.19 has no inventory wrapper')
