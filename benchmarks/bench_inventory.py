@@ -88,8 +88,8 @@ def timed_command(args, env):
 
 
 def requests_seen(sim):
-    with subprocess.Popen(['curl', '-sS', sim.url + '/_sim/requests'], stdout=subprocess.PIPE) as process:
-        entries = json.loads(process.stdout.read())
+    with urllib.request.urlopen(sim.url + '/_sim/requests', timeout=60) as answer:
+        entries = json.loads(answer.read())
     return [entry for entry in entries if entry.get('api') in ('rest', 'rpc')]
 
 
