@@ -634,13 +634,14 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def _construct(self, hosts, compose, composed_groups, keyed_groups, strict, warn):
         """compose, groups and keyed_groups of every host, worked out before any host is added
-        (Jinja once per expression and host, as ever: about 1 ms each, so only for what the user
-        adds). Then no host takes the name of a group they make: such a host is named by its
-        session id. Returns the hosts with their constructed groups added, and
+        (Jinja once per expression and host, as ever, each expression compiled once: see
+        compiled_once). Then no host takes the name of a group they make: such a host is named by
+        its session id. Returns the hosts with their constructed groups added, and
         {host name: (composed vars, [(parent group, child group)])}."""
         recorder = _GroupRecorder()
         real, self.inventory = self.inventory, recorder
         worked = []
+        undo = compiled_once(getattr(self, 'templar', None))
         try:
             for name, hostvars, groups in hosts:
                 recorder.start(name, hostvars, groups)
@@ -655,6 +656,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 worked.append((name, hostvars, groups, recorder.composed_vars, recorder.groups, recorder.parents))
         finally:
             self.inventory = real
+            undo()
         group_names = set(recorder.all_groups)
         result = []
         constructed = {}
@@ -668,6 +670,37 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             result.append((name, hostvars, groups + [group for group in made if group not in groups]))
             constructed[name] = (composed_vars, parents)
         return result, constructed
+
+
+def compiled_once(templar):
+    """ansible-core 2.19+ compiles a compose, groups or keyed_groups expression again for every
+    host it evaluates it for (Jinja's parser, code generator and Python's compile(): at 10k hosts
+    on 2.21, 0.23 ms of the 0.33 ms one expression costs per host). The compiled expression
+    depends on the expression, its options and the templar's Jinja environment, never on the
+    host's variables: while the hosts are worked out, each is compiled once and kept. Returns
+    the function that puts the templar back. Older cores, or a templar without that step: nothing
+    changes."""
+    engine = getattr(templar, '_engine', None)
+    compile_expression = getattr(engine, '_compile_expression', None)
+    if not MARK_TRUSTED or compile_expression is None or '_compile_expression' in getattr(engine, '__dict__', ('_compile_expression',)):
+        return lambda: None
+    compiled = {}
+
+    def once(expression, options):
+        try:
+            key = (id(expression), expression, options, id(engine.environment))
+            hit = compiled.get(key)
+        except TypeError:  # something unhashable: as ansible-core does it
+            return compile_expression(expression, options)
+        if hit is None:
+            hit = compiled[key] = compile_expression(expression, options)
+        return hit
+
+    engine._compile_expression = once
+
+    def undo():
+        engine.__dict__.pop('_compile_expression', None)
+    return undo
 
 
 class _GroupRecorder:

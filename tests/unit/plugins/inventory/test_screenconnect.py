@@ -429,3 +429,58 @@ def test_lookalike_tags_in_one_value_each_get_their_own_hash():
     warnings = []
     hosts = build(raw, warnings, hash_lookalikes=True)
     assert hosts[0][2][1:3] == [plugin._hashed('tag_a_b', 'a&b'), plugin._hashed('tag_a_b', 'a b')]
+
+
+CONSTRUCTED = {
+    'compose': {'short': 'screenconnect_name ~ "-x"', 'domain': 'screenconnect_guest.domain | default("none")'},
+    'groups': {'webfarm': "'web' in screenconnect_tag"},
+    'keyed_groups': [{'key': 'screenconnect_company', 'prefix': 'kc', 'parent_group': 'sites'}]}
+
+
+def inventory_shape(data):
+    return (dict((name, tagged_shape(host.vars)) for name, host in data.hosts.items()),
+            dict((name, (sorted(host.name for host in group.get_hosts()), sorted(child.name for child in group.child_groups)))
+                 for name, group in data.groups.items()))
+
+
+def test_each_expression_is_compiled_once_and_gives_what_compiling_per_host_gives(monkeypatch):
+    raw = [raw_named(index, 'WS-%d' % index, company='Acme %d' % (index % 3)) for index in range(1, 13)]
+    hosts = build(raw, [])
+    once, _warnings = populated(hosts, CONSTRUCTED)
+    if plugin.MARK_TRUSTED:
+        from ansible._internal._templating._engine import TemplateEngine
+        calls = []
+        original = TemplateEngine._compile_expression
+
+        def counted(engine, expression, options):
+            calls.append(str(expression))
+            return original(engine, expression, options)
+        monkeypatch.setattr(TemplateEngine, '_compile_expression', counted)
+        populated(hosts, CONSTRUCTED)
+        # compose and keyed_groups: each expression once for the 12 hosts. A groups conditional goes
+        # through a copy of the engine, compiled per host as ever.
+        assert sorted(call for call in calls if 'web' not in call) == [
+            'screenconnect_company', 'screenconnect_guest.domain | default("none")', 'screenconnect_name ~ "-x"']
+        monkeypatch.setattr(plugin, 'compiled_once', lambda templar: lambda: None)
+        calls[:] = []
+        per_host, _warnings = populated(hosts, CONSTRUCTED)
+        assert len(calls) >= 3 * 12
+        assert inventory_shape(per_host) == inventory_shape(once)
+    assert once.get_host('WS-5').vars['short'] == 'WS-5-x' and once.get_host('WS-5').vars['domain'] == ''
+    assert sorted(group.name for group in once.groups['sites'].child_groups) == ['kc_acme_0', 'kc_acme_1', 'kc_acme_2']
+
+
+def test_a_broken_expression_fails_alike_when_compiled_once(monkeypatch):
+    raw = [raw_named(index, 'WS-%d' % index) for index in (1, 2)]
+    hosts = build(raw, [])
+    broken = {'compose': {'bad': 'screenconnect_name ~~ "x"'}}
+    with pytest.raises(Exception) as once:
+        populated(hosts, broken)
+    monkeypatch.setattr(plugin, 'compiled_once', lambda templar: lambda: None)
+    with pytest.raises(Exception) as per_host:
+        populated(hosts, broken)
+    assert type(once.value) is type(per_host.value) and str(once.value) == str(per_host.value)
+    assert 'Could not set bad for host WS-1' in str(once.value)
+    # Not strict: the host just has no such variable, as before.
+    data, _warnings = populated(hosts, dict(broken, strict=False))
+    assert 'bad' not in data.get_host('WS-1').vars
