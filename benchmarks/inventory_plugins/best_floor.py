@@ -30,11 +30,12 @@ import json
 
 from ansible.plugins.inventory import BaseInventoryPlugin
 
+from ansible.utils.unsafe_proxy import wrap_var
+
 try:  # ansible-core 2.19+
     from ansible.template import trust_as_template
 except ImportError:
     trust_as_template = None
-    from ansible.utils.unsafe_proxy import wrap_var
 
 
 def _template_like(text):
