@@ -243,7 +243,7 @@ class _Reader:
     def time(self, field, value):
         # Most answers: 'YYYY-MM-DDTHH:MM:SS[.fffffff][Z]', UTC. Checked by datetime() as
         # read_moment checks it, and written as strftime would write it, without its other steps.
-        if type(value) is str and _PLAIN_UTC_RE.match(value) and value[0] != '0':
+        if isinstance(value, str) and _PLAIN_UTC_RE.match(value) and value[0] != '0':
             try:
                 datetime.datetime(int(value[:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]),
                                   int(value[17:19]))
@@ -314,7 +314,7 @@ def _custom_properties(raw, read):
     if values is not None and not isinstance(values, list):
         read.bad('CustomPropertyValues', values, 'is not a list')
         values = None
-    values = [value if type(value) is str else read.text('CustomPropertyValues[%d]' % index, value)
+    values = [value if isinstance(value, str) else read.text('CustomPropertyValues[%d]' % index, value)
               for index, value in enumerate((values or [])[:CUSTOM_PROPERTY_SLOTS])]
     return values + [''] * (CUSTOM_PROPERTY_SLOTS - len(values))
 
@@ -358,7 +358,7 @@ def normalize_session(raw, api='rest', property_names=None, warnings=None):
     guest = {}
     for key, whole, spellings in _GUEST_LOOKUPS:
         field, value = _guest_value(raw, guest_info, spellings)
-        if type(value) is str and not whole:  # most fields: no conversion, nothing to tell
+        if isinstance(value, str) and not whole:  # most fields: no conversion, nothing to tell
             guest[key] = value
         else:
             guest[key] = read.number(field, value) if whole else read.text(field, value)
