@@ -260,7 +260,7 @@ def test_populate_through_the_wrapper_or_past_it_stores_the_same(monkeypatch):
         module.inventory = _InventoryDataWrapper(data, target_plugin=module, origin=origin)
         if not direct:
             monkeypatch.setattr(plugin, '_storage', lambda inventory, marker: inventory)
-        module._populate(hosts)
+        module._populate(list(hosts))  # a list of its own: _populate marks it in place
         stored.append(dict((name, tagged_shape(host.vars)) for name, host in data.hosts.items()))
         assert sorted(data.groups) == ['all', 'company_acme', 'company_x', 'os_linux', 'screenconnect_online', 'ungrouped']
     assert stored[0] == stored[1] and len(stored[0]) == 3
@@ -393,7 +393,7 @@ def populated(hosts, options):
     module.templar = Templar(loader=DataLoader())
     module.inventory = data = InventoryData()
     warnings = []
-    module._populate(hosts, warn=warnings.append)
+    module._populate(list(hosts), warn=warnings.append)  # a list of its own: marked in place
     return data, warnings
 
 
