@@ -8,7 +8,7 @@
 # (cache: true, jsonfile) at 10k; compose + keyed_groups per host and per expression; the plugin's
 # own phases in ms per 10k. ansible-core 2.19: the same --list --export rows at 10k and 50k, and its
 # phases. Every figure is the median of alternating runs (benchmarks/bench_inventory.py says how).
-# Takes about 20 minutes on 2 cores; the markdown goes to stdout and to OUTPUT.md when given.
+# Takes about 25 minutes on 2 cores; the markdown goes to stdout and to OUTPUT.md when given.
 set -euo pipefail
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$top"
