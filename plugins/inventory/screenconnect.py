@@ -685,7 +685,9 @@ def compiled_once(templar):
     changes."""
     engine = getattr(templar, '_engine', None)
     compile_expression = getattr(engine, '_compile_expression', None)
-    if not MARK_TRUSTED or compile_expression is None or '_compile_expression' in getattr(engine, '__dict__', ('_compile_expression',)):
+    own = getattr(engine, '__dict__', None)
+    # Only where that step is the engine's method, and the engine can take an attribute of its own.
+    if not MARK_TRUSTED or compile_expression is None or own is None or '_compile_expression' in own:
         return lambda: None
     compiled = {}
 
@@ -702,7 +704,7 @@ def compiled_once(templar):
     engine._compile_expression = once
 
     def undo():
-        engine.__dict__.pop('_compile_expression', None)
+        own.pop('_compile_expression', None)
     return undo
 
 
