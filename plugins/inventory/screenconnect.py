@@ -102,6 +102,17 @@ options:
     type: str
     choices: [plugin, core]
     default: plugin
+  use_connection_plugin:
+    description:
+      - V(true) sets the hostvar C(ansible_connection) of every host to C(msp.screenconnect.screenconnect), so
+        that tasks on these hosts run through the agent's backstage commands (the connection plugin of this
+        collection, which finds the session by the hostvar C(screenconnect_session_id)). No SSH, WinRM or
+        network path to the guest is needed.
+      - A O(compose) entry for C(ansible_connection) still wins, host by host.
+      - V(false) sets no C(ansible_connection); hosts use whatever the play or inventory says (SSH by default).
+    type: bool
+    default: false
+    version_added: 0.2.0
 '''
 
 EXAMPLES = r'''
@@ -142,6 +153,7 @@ import socket
 import unicodedata
 
 from ansible.errors import AnsibleError, AnsibleParserError
+from ansible.inventory.data import InventoryData
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 from ansible.release import __version__ as ansible_version
@@ -174,6 +186,8 @@ _ADDRESS_LIKE = re.compile(r'^[0-9a-fx:.]+$')
 RESERVED_GROUPS = frozenset(('all', 'ungrouped', 'screenconnect_online', 'screenconnect_offline',
                              'os_windows', 'os_linux', 'os_macos'))
 _FILE_NAME = re.compile(r'(^|[./])screenconnect\.ya?ml$')
+# The connection plugin of this collection (use_connection_plugin).
+CONNECTION_PLUGIN = 'msp.screenconnect.screenconnect'
 
 
 def safe_group_name(value):
@@ -335,14 +349,14 @@ def _state_groups(session):
 
 
 def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_by, tag_separator, warn=None,
-                hash_lookalikes=False):
-    """[(host name, hostvars, default groups)] of a server answer: all but the Jinja, in one pass."""
+                hash_lookalikes=False, normalized=False):
+    """[(host name, hostvars, default groups)] of a server answer (or, with `normalized`, of
+    normalize_sessions' sessions): all but the Jinja, in one pass."""
     warn = warn or (lambda text: None)
     warnings = []
-    sessions = []
-    for session in _sessions.normalize_sessions(raw_sessions, api, property_names, warnings):
-        if not session['is_ended']:
-            sessions.append(session)
+    if not normalized:
+        raw_sessions = _sessions.normalize_sessions(raw_sessions, api, property_names, warnings)
+    sessions = [session for session in raw_sessions if not session['is_ended']]
     for text in warnings:
         warn(text)
     namer = GroupNamer(group_by, tag_separator, hash_lookalikes)
@@ -370,6 +384,48 @@ def build_hosts(raw_sessions, api, property_names, hostnames, duplicates, group_
     return hosts
 
 
+def _tags_of(value):
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+    return list(AnsibleTagHelper.tags(value))
+
+
+def _tagged_instance(tagged_type, value, mapping):
+    instance = tagged_type(value)
+    instance._ansible_tags_mapping = mapping
+    return instance
+
+
+def tagger(tags):
+    """A function (value, its type) -> a copy of value with `tags`, as AnsibleTagHelper.tag(value,
+    tags) makes it (2.19+). That one works out the tagged type and a new tags mapping per call, a
+    third of the plugin's marking at 10k hosts; this makes the tagged type's instance directly and
+    gives it one shared mapping (ansible-core never changes a mapping in place). Checked against
+    AnsibleTagHelper.tag when made, on every type it is given here; where they differ (another
+    ansible-core), it is AnsibleTagHelper.tag. A dict may come as an iterable of pairs."""
+    from ansible.module_utils._internal._datatag import AnsibleTaggedObject, AnsibleTagHelper
+
+    def slow(value, kind):
+        return AnsibleTagHelper.tag(kind(value) if kind in (dict, list) else value, tags)
+
+    def shape(value):
+        return type(value), value, dict((type(tag), tag) for tag in AnsibleTagHelper.tags(value))
+
+    try:
+        mapping = AnsibleTagHelper.tag('probe', tags)._ansible_tags_mapping
+        tagged_types = dict((kind, AnsibleTaggedObject._get_tagged_type(kind)) for kind in (str, int, float, dict, list))
+
+        def fast(value, kind):
+            return _tagged_instance(tagged_types[kind], value, mapping)
+
+        for sample in ('text', '', 7, 0, 1.5, {'a': 'b'}, {}, ['c'], []):
+            made, expected = fast(sample, sample.__class__), AnsibleTagHelper.tag(sample, tags)
+            if shape(made) != shape(expected):
+                return slow
+    except Exception:  # pylint: disable=broad-except  # any other ansible-core: its own way
+        return slow
+    return fast
+
+
 class TextMarker:
     """Marks the strings of hostvars for ansible-core (see MARK_TRUSTED): a copy of the value
     with each string marked. A fleet repeats its companies, OS names and versions, so each
@@ -378,23 +434,32 @@ class TextMarker:
     `origin`: on 2.19+, the Origin tag ansible-core's inventory wrapper puts on every value that
     has none. A trusted string given to it without one is copied and tagged again, per value; one
     that already carries it is stored as it is. Tagging each distinct string once here saves that
-    (10k hosts on 2.21: about 0.8 s of 6 s, and a third of the memory)."""
+    (10k hosts on 2.21: about 0.8 s of 6 s, and a third of the memory). Numbers and containers get
+    the Origin too (numbers once per distinct value), so the value is exactly what the wrapper's
+    visitor would make of it, and add_hosts() may hand it to the inventory without the visitor's
+    second walk and copy (`complete`)."""
 
     def __init__(self, trusted=MARK_TRUSTED, unsafe=MARK_UNSAFE, origin=None):
         self._mark = trust_as_template if trusted else None
         self._unsafe = wrap_var if unsafe and not trusted else None
         self._origin = origin if trusted else None
         self._memo = {}
+        self._numbers = {}
+        # Every value tagged as ansible-core's wrapper would tag it (see add_hosts).
+        self.complete = self._origin is not None
+        if self.complete:
+            self._trusted = tagger(_tags_of(trust_as_template('text')) + [origin])
+            self._tag = tagger([origin])
 
     def _text(self, text):
         marked = self._memo.get(text)
         if marked is None:
-            if may_be_template(text):
+            if self.complete:
+                marked = self._tag(text, str) if may_be_template(text) else self._trusted(text, str)
+            elif may_be_template(text):
                 marked = self._unsafe(text) if self._unsafe else text  # 2.19+ distrusts it anyway
             else:
                 marked = self._mark(text) if self._mark else text
-            if self._origin is not None:
-                marked = self._origin.tag(marked)
             self._memo[text] = marked
         return marked
 
@@ -406,14 +471,67 @@ class TextMarker:
             marked = self._memo.get(value)
             return self._text(value) if marked is None else marked
         if kind is dict:
-            return dict((key, self(item)) for key, item in value.items())
+            items = ((key, self(item)) for key, item in value.items())
+            return self._tag(items, dict) if self.complete else dict(items)
         if kind is list:
-            return [self(item) for item in value]
-        return value  # numbers, booleans, None: the normalizer makes every text a plain str
+            items = [self(item) for item in value]
+            return self._tag(items, list) if self.complete else items
+        if not self.complete or kind not in (int, float):  # booleans and None take no tag
+            return value
+        # Numbers: the normalizer makes every other value a plain str, dict or list. 1 and 1.0
+        # are one dict key, so the type is part of it.
+        marked = self._numbers.get((kind, value))
+        if marked is None:
+            marked = self._numbers[(kind, value)] = self._tag(value, kind)
+        return marked
 
     @property
     def active(self):
         return self._mark is not None or self._unsafe is not None
+
+    @property
+    def origin(self):
+        return self._origin
+
+
+def _storage(inventory, marker):
+    """Where hostvars go. ansible-core 2.19+ hands plugins a wrapper whose set_variable walks and
+    copies every value again to trust and tag it (10k hosts: about a third of the plugin's time).
+    A value the marker made `complete` is already what that walk would give, so it goes to the
+    InventoryData behind the wrapper; anything else, and any other inventory, through the wrapper."""
+    wrapped = getattr(inventory, '__wrapped__', None)
+    if marker is not None and marker.complete and isinstance(wrapped, InventoryData) \
+            and getattr(inventory, '_default_origin', None) is marker.origin:
+        return wrapped
+    return inventory
+
+
+def add_hosts(inventory, hosts, storage=None, constructed=None):
+    """Adds [(host name, hostvars, groups)] to `inventory`, each group once. `storage`: where
+    the hostvars go (_storage). `constructed`: {host name: (composed vars, [(parent, child)])}
+    of compose and keyed_groups, added after the host; Jinja made them, so they go through
+    ansible-core's own checks and marking."""
+    storage = inventory if storage is None else storage
+    known_groups = set()
+    for name, hostvars, groups in hosts:
+        inventory.add_host(name)
+        for var, value in hostvars.items():
+            storage.set_variable(name, var, value)
+        for group in groups:
+            if group not in known_groups:
+                inventory.add_group(group)
+                known_groups.add(group)
+            inventory.add_child(group, name)
+        if constructed and name in constructed:
+            composed_vars, parents = constructed[name]
+            for var, value in composed_vars.items():
+                inventory.set_variable(name, var, value)
+            for parent, child in parents:
+                for group in (parent, child):
+                    if group not in known_groups:
+                        inventory.add_group(group)
+                        known_groups.add(group)
+                inventory.add_child(parent, child)
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -473,6 +591,9 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                             self.get_option('hostnames'), self.get_option('duplicates'),
                             self.get_option('group_by'), self.get_option('tag_separator'),
                             warn=lambda text: self._warn(text, shown), hash_lookalikes=self.get_option('hash_lookalikes'))
+        if self.get_option('use_connection_plugin'):
+            for _name, hostvars, _groups in hosts:
+                hostvars['ansible_connection'] = CONNECTION_PLUGIN
         # Without a cache nothing else holds the raw answer (50k sessions: hundreds of MB of
         # objects): let it go before ansible-core gets the hosts; measured 0.9 s less at 50k.
         raw = None
@@ -505,44 +626,25 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         # The wrapper ansible-core 2.19+ hands plugins keeps its Origin here; older cores, none.
         # Marked before any Jinja sees them: on older cores a company named {{ ... }} stays text.
         mark = TextMarker(origin=getattr(inventory, '_default_origin', None))
+        if mark.active:
+            # In place: each host's unmarked hostvars go as its marked ones come (100k hosts: less memory at the peak).
+            for index, (name, hostvars, groups) in enumerate(hosts):
+                hosts[index] = (name, mark(hostvars), groups)
         constructed = {}
-        premarked = bool(compose or composed_groups or keyed_groups)
-        if premarked:
-            if mark.active:
-                hosts = [(name, mark(hostvars), groups) for name, hostvars, groups in hosts]
+        if compose or composed_groups or keyed_groups:
             hosts, constructed = self._construct(hosts, compose, composed_groups, keyed_groups, strict, warn)
-        known_groups = set()
-        for name, hostvars, groups in hosts:
-            if mark.active and not premarked:
-                hostvars = mark(hostvars)
-            inventory.add_host(name)
-            for var, value in hostvars.items():
-                inventory.set_variable(name, var, value)
-            for group in groups:
-                if group not in known_groups:
-                    inventory.add_group(group)
-                    known_groups.add(group)
-                inventory.add_child(group, name)
-            if name in constructed:
-                composed_vars, parents = constructed[name]
-                for var, value in composed_vars.items():
-                    inventory.set_variable(name, var, value)
-                for parent, child in parents:
-                    for group in (parent, child):
-                        if group not in known_groups:
-                            inventory.add_group(group)
-                            known_groups.add(group)
-                    inventory.add_child(parent, child)
+        add_hosts(inventory, hosts, _storage(inventory, mark), constructed)
 
     def _construct(self, hosts, compose, composed_groups, keyed_groups, strict, warn):
         """compose, groups and keyed_groups of every host, worked out before any host is added
-        (Jinja once per expression and host, as ever: about 1 ms each, so only for what the user
-        adds). Then no host takes the name of a group they make: such a host is named by its
-        session id. Returns the hosts with their constructed groups added, and
+        (Jinja once per expression and host, as ever, each expression compiled once: see
+        compiled_once). Then no host takes the name of a group they make: such a host is named by
+        its session id. Returns the hosts with their constructed groups added, and
         {host name: (composed vars, [(parent group, child group)])}."""
         recorder = _GroupRecorder()
         real, self.inventory = self.inventory, recorder
         worked = []
+        undo = compiled_once(getattr(self, 'templar', None))
         try:
             for name, hostvars, groups in hosts:
                 recorder.start(name, hostvars, groups)
@@ -557,6 +659,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 worked.append((name, hostvars, groups, recorder.composed_vars, recorder.groups, recorder.parents))
         finally:
             self.inventory = real
+            undo()
         group_names = set(recorder.all_groups)
         result = []
         constructed = {}
@@ -570,6 +673,39 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             result.append((name, hostvars, groups + [group for group in made if group not in groups]))
             constructed[name] = (composed_vars, parents)
         return result, constructed
+
+
+def compiled_once(templar):
+    """ansible-core 2.19+ compiles a compose, groups or keyed_groups expression again for every
+    host it evaluates it for (Jinja's parser, code generator and Python's compile(): at 10k hosts
+    on 2.21, 0.23 ms of the 0.33 ms one expression costs per host). The compiled expression
+    depends on the expression, its options and the templar's Jinja environment, never on the
+    host's variables: while the hosts are worked out, each is compiled once and kept. Returns
+    the function that puts the templar back. Older cores, or a templar without that step: nothing
+    changes."""
+    engine = getattr(templar, '_engine', None)
+    compile_expression = getattr(engine, '_compile_expression', None)
+    own = getattr(engine, '__dict__', None)
+    # Only where that step is the engine's method, and the engine can take an attribute of its own.
+    if not MARK_TRUSTED or compile_expression is None or own is None or '_compile_expression' in own:
+        return lambda: None
+    compiled = {}
+
+    def once(expression, options):
+        try:
+            key = (id(expression), expression, options, id(engine.environment))
+            hit = compiled.get(key)
+        except TypeError:  # something unhashable: as ansible-core does it
+            return compile_expression(expression, options)
+        if hit is None:
+            hit = compiled[key] = compile_expression(expression, options)
+        return hit
+
+    engine._compile_expression = once
+
+    def undo():
+        own.pop('_compile_expression', None)
+    return undo
 
 
 class _GroupRecorder:

@@ -40,6 +40,8 @@ _FILTER_OPERATORS = ('=', '<>', '>', '<', '>=', '<=', 'LIKE', 'NOT LIKE')
 _DOTNET_DATE_RE = re.compile(r'^/Date\((-?\d+)([+-]\d{4})?\)/$')
 _ISO_RE = re.compile(
     r'^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?\s*(Z|[+-]\d{2}:?\d{2})?$')
+# A time as most answers give it: UTC, year 1000 or later (strftime writes those with 4 digits).
+_PLAIN_UTC_RE = re.compile(r'^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z?$')
 _EPOCH = datetime.datetime(1970, 1, 1)
 # A number in a time field is milliseconds. Below this (September 2001 as a date) it is an age,
 # milliseconds before the answer (PageService event times), never a date in 1970.
@@ -239,6 +241,16 @@ class _Reader:
         return None
 
     def time(self, field, value):
+        # Most answers: 'YYYY-MM-DDTHH:MM:SS[.fffffff][Z]', UTC. Checked by datetime() as
+        # read_moment checks it, and written as strftime would write it, without its other steps.
+        if isinstance(value, str) and _PLAIN_UTC_RE.match(value) and value[0] != '0':
+            try:
+                datetime.datetime(int(value[:4]), int(value[5:7]), int(value[8:10]), int(value[11:13]), int(value[14:16]),
+                                  int(value[17:19]))
+            except ValueError:
+                pass  # the slow way, which says why
+            else:
+                return '%sT%sZ' % (value[:10], value[11:19])
         try:
             moment = read_moment(value)
         except ValueError as error:
@@ -247,13 +259,23 @@ class _Reader:
         return None if moment is None or moment.year <= 1 else moment.strftime('%Y-%m-%dT%H:%M:%SZ')
 
 
-def _guest_value(raw, guest_info, names):
+def _spellings(names):
+    """(in GuestInfo?, key, server field name) of each spelling of `names`, in the order they are tried."""
+    return tuple(spelling for name in names for spelling in (
+        (True, name, 'GuestInfo.' + name), (True, 'Guest' + name, 'GuestInfo.Guest' + name), (False, 'Guest' + name, 'Guest' + name)))
+
+
+# (normalized key, a whole number?, spellings) of each guest field but os_family.
+_GUEST_LOOKUPS = tuple((key, key in _GUEST_INT_FIELDS, _spellings(names)) for key, names in _GUEST_FIELDS if names)
+_ACTIVITY_SPELLINGS = _spellings(('LastActivityTime',))
+
+
+def _guest_value(raw, guest_info, spellings):
     """(server field name, value) of the first spelling present, or (None, None)."""
-    for name in names:
-        for container, key, label in ((guest_info, name, 'GuestInfo.'), (guest_info, 'Guest' + name, 'GuestInfo.'),
-                                      (raw, 'Guest' + name, '')):
-            if key in container and container[key] is not None:
-                return label + key, container[key]
+    for in_guest_info, key, field in spellings:
+        value = (guest_info if in_guest_info else raw).get(key)
+        if value is not None:
+            return field, value
     return None, None
 
 
@@ -292,7 +314,7 @@ def _custom_properties(raw, read):
     if values is not None and not isinstance(values, list):
         read.bad('CustomPropertyValues', values, 'is not a list')
         values = None
-    values = [read.text('CustomPropertyValues[%d]' % index, value)
+    values = [value if isinstance(value, str) else read.text('CustomPropertyValues[%d]' % index, value)
               for index, value in enumerate((values or [])[:CUSTOM_PROPERTY_SLOTS])]
     return values + [''] * (CUSTOM_PROPERTY_SLOTS - len(values))
 
@@ -334,14 +356,16 @@ def normalize_session(raw, api='rest', property_names=None, warnings=None):
         guest_info = {}
 
     guest = {}
-    for key, names in _GUEST_FIELDS:
-        if names:
-            field, value = _guest_value(raw, guest_info, names)
-            guest[key] = read.number(field, value) if key in _GUEST_INT_FIELDS else read.text(field, value)
+    for key, whole, spellings in _GUEST_LOOKUPS:
+        field, value = _guest_value(raw, guest_info, spellings)
+        if isinstance(value, str) and not whole:  # most fields: no conversion, nothing to tell
+            guest[key] = value
+        else:
+            guest[key] = read.number(field, value) if whole else read.text(field, value)
     guest['os_family'] = os_family(guest['os_name'])
 
     last_seen = None
-    activity_field, activity = _guest_value(raw, guest_info, ('LastActivityTime',))
+    activity_field, activity = _guest_value(raw, guest_info, _ACTIVITY_SPELLINGS)
     for field, candidate in (('GuestInfoUpdateTime', raw.get('GuestInfoUpdateTime')), (activity_field, activity),
                              ('LastGuestConnectedEventTime', raw.get('LastGuestConnectedEventTime'))):
         last_seen = read.time(field, candidate)

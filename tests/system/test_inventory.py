@@ -224,6 +224,30 @@ groups:
     assert dict((name, hosts) for name, hosts in groups.items() if name in golden_groups) == golden_groups
 
 
+def test_use_connection_plugin_makes_every_host_use_the_collections_connection(ansible_env, sim, tmp_path):
+    config = write_config(tmp_path, '''plugin: msp.screenconnect.screenconnect
+use_connection_plugin: true
+compose:
+  ansible_connection: "'ssh' if screenconnect_name == 'WS-00003' else omit"
+''', 'connection.screenconnect.yml')
+    listing = unwrap(inventory_list(ansible_env, config, '--export'))
+    hostvars = listing['_meta']['hostvars']
+    assert len(hostvars) == 34
+    connections = dict((name, variables['ansible_connection']) for name, variables in hostvars.items())
+    assert connections.pop('WS-00003') == 'ssh'  # compose wins, host by host
+    assert set(connections.values()) == {'msp.screenconnect.screenconnect'}
+    # The connection plugin finds each host's session by this hostvar.
+    assert all(variables['screenconnect_session_id'] for variables in hostvars.values())
+    # Nothing else changes: the same hosts, groups and other hostvars as the golden list.
+    golden = golden_listing()
+    for name, variables in hostvars.items():
+        assert dict((key, value) for key, value in variables.items() if key != 'ansible_connection') \
+            == golden['_meta']['hostvars'][name]
+    assert groups_of(listing) == groups_of(golden)
+    # Off by default: the golden list has no ansible_connection at all.
+    assert not [name for name, variables in golden['_meta']['hostvars'].items() if 'ansible_connection' in variables]
+
+
 # ---- errors ------------------------------------------------------------------------------------
 
 def failing_inventory(env, config):

@@ -33,6 +33,8 @@ ansible-inventory -i "$config" --list >"$work/list.json"
 ansible-inventory -i "$config" --graph >"$work/graph.txt"
 ansible-inventory -i "$config" --graph >"$work/graph-again.txt"
 ansible-inventory -i "$config" --list >"$work/list-again.json"
+# What AWX imports: compared with the golden list exactly, markers included.
+ansible-inventory -i "$config" --list --export >"$work/export.json"
 SCREENCONNECT_API=session_manager SCREENCONNECT_API_KEY=k3y-rpc SCREENCONNECT_API_SECRET='' \
     ansible-inventory -i "$config" --list >"$work/list-session-manager.json"
 

@@ -182,6 +182,90 @@ def test_populate_hands_ansible_core_text_it_need_not_tag_again():
     assert template == '{{ 7 * 7 }}' and not is_trusted(template) and Origin.get_tag(template) is origin
 
 
+def tagged_shape(value):
+    """A value as ansible-core stores it: its type, its tags and the same of every item, nested."""
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+    tags = sorted(repr(tag) for tag in AnsibleTagHelper.tags(value))
+    if isinstance(value, dict):
+        return (type(value).__name__, tags, dict((key, tagged_shape(item)) for key, item in value.items()))
+    if isinstance(value, list):
+        return (type(value).__name__, tags, [tagged_shape(item) for item in value])
+    return (type(value).__name__, tags, value)
+
+
+def test_marked_hostvars_are_exactly_what_the_wrapper_would_store():
+    """2.19+: what add_hosts hands InventoryData past the wrapper is, value by value, nested, the
+    same type with the same tags as the wrapper's own visitor makes of the plugin's marked value,
+    so skipping that walk changes nothing ansible-core keeps."""
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no inventory wrapper')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.inventory.data import InventoryData
+    from ansible.inventory.manager import _InventoryDataWrapper
+
+    origin = Origin(description='<inventory plugin under test>')
+    wrapper = _InventoryDataWrapper(InventoryData(), target_plugin=plugin.InventoryModule(), origin=origin)
+    marker = plugin.TextMarker(origin=origin)
+    hostvars = {'name': 'WS-1', 'empty': '', 'tag': '{{ x }}', 'online': True, 'seen': None, 'ratio': 1.5,
+                'guest': {'os': 'Ubuntu', 'cpus': 4, 'memory': 16384, 'zero': 0, 'nested': {'deep': ['#jinja2:x', 7]}},
+                'custom': ['Acme', '', '}'], 'none': [], 'nothing': {}}
+    for _pass in (1, 2):  # the second from the memo
+        marked = marker(hostvars)
+        assert marker.complete and plugin._storage(wrapper, marker) is wrapper.__wrapped__
+        for key, value in marked.items():
+            assert tagged_shape(value) == tagged_shape(wrapper._inspector.visit(value)), key
+            assert tagged_shape(value) == tagged_shape(wrapper._inspector.visit(plugin.TextMarker(origin=origin)(hostvars[key]))), key
+    # Another Origin, a marker without one or an inventory that is no wrapper: through set_variable.
+    assert plugin._storage(wrapper, plugin.TextMarker(origin=Origin(description='other'))) is wrapper
+    assert plugin._storage(wrapper, plugin.TextMarker(trusted=False)) is wrapper
+    assert plugin._storage(InventoryData(), marker) is not wrapper.__wrapped__
+
+
+def test_tagger_is_ansible_cores_tag_or_falls_back_to_it(monkeypatch):
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no tags')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.module_utils._internal._datatag import AnsibleTagHelper
+
+    tags = plugin._tags_of(plugin.trust_as_template('x')) + [Origin(description='here')]
+    samples = ['WS-1', '', 12, 2.5, {'a': 'b'}, ['c', 1], {}, []]
+    fast = plugin.tagger(tags)
+    for sample in samples:
+        assert tagged_shape(fast(sample, type(sample))) == tagged_shape(AnsibleTagHelper.tag(sample, tags))
+    assert tagged_shape(fast(iter([('a', 'b')]), dict)) == tagged_shape(AnsibleTagHelper.tag({'a': 'b'}, tags))
+    # An ansible-core where the direct way makes something else: AnsibleTagHelper.tag itself.
+    monkeypatch.setattr(plugin, '_tagged_instance', lambda tagged_type, value, mapping: value)
+    slow = plugin.tagger(tags)
+    assert slow is not fast
+    for sample in samples:
+        assert tagged_shape(slow(sample, type(sample))) == tagged_shape(AnsibleTagHelper.tag(sample, tags))
+
+
+def test_populate_through_the_wrapper_or_past_it_stores_the_same(monkeypatch):
+    if not plugin.MARK_TRUSTED:
+        pytest.skip('ansible-core < 2.19 has no inventory wrapper')
+    from ansible._internal._datatag._tags import Origin
+    from ansible.inventory.data import InventoryData
+    from ansible.inventory.manager import _InventoryDataWrapper
+
+    raw = [raw_session('11111111-0000-0000-0000-00000000000%d' % index, 'WS-%d' % index, company='Acme')
+           for index in (1, 2)] + [raw_session('11111111-0000-0000-0000-000000000003', '{{ 7 * 7 }}', company='{x}')]
+    hosts = plugin.build_hosts(raw, 'rest', {'company': 1}, ['name', 'session_id'], 'newest', ['company'], ',')
+    origin = Origin(description='<inventory plugin under test>')
+    stored = []
+    for direct in (True, False):
+        module = plugin.InventoryModule()
+        module._options = {'strict': False, 'compose': {}, 'groups': {}, 'keyed_groups': []}
+        data = InventoryData()
+        module.inventory = _InventoryDataWrapper(data, target_plugin=module, origin=origin)
+        if not direct:
+            monkeypatch.setattr(plugin, '_storage', lambda inventory, marker: inventory)
+        module._populate(list(hosts))  # a list of its own: _populate marks it in place
+        stored.append(dict((name, tagged_shape(host.vars)) for name, host in data.hosts.items()))
+        assert sorted(data.groups) == ['all', 'company_acme', 'company_x', 'os_linux', 'screenconnect_online', 'ungrouped']
+    assert stored[0] == stored[1] and len(stored[0]) == 3
+
+
 # ---- hostile names: loopback, group names, lookalike values ---------------------------------
 
 KEYS = ['name', 'machine_name', 'session_id']
@@ -309,7 +393,7 @@ def populated(hosts, options):
     module.templar = Templar(loader=DataLoader())
     module.inventory = data = InventoryData()
     warnings = []
-    module._populate(hosts, warn=warnings.append)
+    module._populate(list(hosts), warn=warnings.append)  # a list of its own: marked in place
     return data, warnings
 
 
@@ -345,3 +429,58 @@ def test_lookalike_tags_in_one_value_each_get_their_own_hash():
     warnings = []
     hosts = build(raw, warnings, hash_lookalikes=True)
     assert hosts[0][2][1:3] == [plugin._hashed('tag_a_b', 'a&b'), plugin._hashed('tag_a_b', 'a b')]
+
+
+CONSTRUCTED = {
+    'compose': {'short': 'screenconnect_name ~ "-x"', 'domain': 'screenconnect_guest.domain | default("none")'},
+    'groups': {'webfarm': "'web' in screenconnect_tag"},
+    'keyed_groups': [{'key': 'screenconnect_company', 'prefix': 'kc', 'parent_group': 'sites'}]}
+
+
+def inventory_shape(data):
+    return (dict((name, tagged_shape(host.vars)) for name, host in data.hosts.items()),
+            dict((name, (sorted(host.name for host in group.get_hosts()), sorted(child.name for child in group.child_groups)))
+                 for name, group in data.groups.items()))
+
+
+def test_each_expression_is_compiled_once_and_gives_what_compiling_per_host_gives(monkeypatch):
+    raw = [raw_named(index, 'WS-%d' % index, company='Acme %d' % (index % 3)) for index in range(1, 13)]
+    hosts = build(raw, [])
+    once, _warnings = populated(hosts, CONSTRUCTED)
+    if plugin.MARK_TRUSTED:
+        from ansible._internal._templating._engine import TemplateEngine
+        calls = []
+        original = TemplateEngine._compile_expression
+
+        def counted(engine, expression, options):
+            calls.append(str(expression))
+            return original(engine, expression, options)
+        monkeypatch.setattr(TemplateEngine, '_compile_expression', counted)
+        populated(hosts, CONSTRUCTED)
+        # compose and keyed_groups: each expression once for the 12 hosts. A groups conditional goes
+        # through a copy of the engine, compiled per host as ever.
+        assert sorted(call for call in calls if 'web' not in call) == [
+            'screenconnect_company', 'screenconnect_guest.domain | default("none")', 'screenconnect_name ~ "-x"']
+        monkeypatch.setattr(plugin, 'compiled_once', lambda templar: lambda: None)
+        calls[:] = []
+        per_host, _warnings = populated(hosts, CONSTRUCTED)
+        assert len(calls) >= 3 * 12
+        assert inventory_shape(per_host) == inventory_shape(once)
+    assert once.get_host('WS-5').vars['short'] == 'WS-5-x' and once.get_host('WS-5').vars['domain'] == ''
+    assert sorted(group.name for group in once.groups['sites'].child_groups) == ['kc_acme_0', 'kc_acme_1', 'kc_acme_2']
+
+
+def test_a_broken_expression_fails_alike_when_compiled_once(monkeypatch):
+    raw = [raw_named(index, 'WS-%d' % index) for index in (1, 2)]
+    hosts = build(raw, [])
+    broken = {'compose': {'bad': 'screenconnect_name ~~ "x"'}}
+    with pytest.raises(Exception) as once:
+        populated(hosts, broken)
+    monkeypatch.setattr(plugin, 'compiled_once', lambda templar: lambda: None)
+    with pytest.raises(Exception) as per_host:
+        populated(hosts, broken)
+    assert type(once.value) is type(per_host.value) and str(once.value) == str(per_host.value)
+    assert 'Could not set bad for host WS-1' in str(once.value)
+    # Not strict: the host just has no such variable, as before.
+    data, _warnings = populated(hosts, dict(broken, strict=False))
+    assert 'bad' not in data.get_host('WS-1').vars

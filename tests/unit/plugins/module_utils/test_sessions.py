@@ -409,3 +409,21 @@ if given is not None:
                 s.normalize_session(raw, api)
             except s.SessionDataError:
                 pass
+
+
+@pytest.mark.parametrize('text', [
+    '2026-07-01T10:00:00.1234567Z', '2026-07-01 10:00:00', '2026-07-01T10:00:00', '1000-01-01T00:00:00Z',
+    '9999-12-31T23:59:59.9999999Z', '2026-07-01T10:00:00\n', '2026-02-30T00:00:00Z', '2026-07-01T24:00:00Z',
+    '2026-07-01T10:00:60Z', '2026-13-01T10:00:00Z', '0999-12-31T23:59:59Z', '0001-01-01T00:00:00', '0000-01-01T00:00:00Z',
+    '2026-07-01T10:00:00+02:00', '2026-07-01T10:00:00.Z', ' 2026-07-01T10:00:00Z', '/Date(1780000000000)/',
+])
+def test_the_quick_way_to_read_plain_utc_times_reads_them_as_read_moment_does(text):
+    read = s._Reader()
+    quick = read.time('T', text)
+    try:
+        moment = s.read_moment(text)
+        expected = None if moment is None or moment.year <= 1 else moment.strftime('%Y-%m-%dT%H:%M:%SZ')
+        problems = []
+    except ValueError as error:
+        expected, problems = None, ['T %s %s' % (s._show(text), error)]
+    assert (quick, read.problems) == (expected, problems)
